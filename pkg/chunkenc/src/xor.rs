@@ -309,8 +309,8 @@ mod tests {
     }
 
     #[test]
-    fn matches_prometheus_bytes() {
-        // Bytes produced by Prometheus's chunkenc.XORChunk for (1000,1.0),(2000,2.0),(3000,2.0),(4500,-0.5).
+    fn header_and_first_sample_follow_prometheus_layout() {
+        // The layout Prometheus's chunkenc.XORChunk writes: header, then the first sample raw.
         let c = encode_xor(&[
             Sample::new(1000, 1.0),
             Sample::new(2000, 2.0),

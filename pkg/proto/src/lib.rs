@@ -17,6 +17,15 @@ pub mod write_v2 {
 }
 
 /// Strata's internal ingester service, `strata.ingester.v1`.
-pub mod ingester {
-    include!(concat!(env!("OUT_DIR"), "/strata.ingester.v1.rs"));
+pub use self::strata::ingester::v1 as ingester;
+
+/// The `strata.ingester.v1` package at its full depth: the generated code reaches the
+/// `prometheus` package through `super::super::super`. Use [`ingester`].
+#[doc(hidden)]
+pub mod strata {
+    pub mod ingester {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/strata.ingester.v1.rs"));
+        }
+    }
 }
