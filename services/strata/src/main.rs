@@ -159,7 +159,8 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         .layer(axum::middleware::from_fn_with_state(http_metrics, server::track));
 
     tokio::spawn(wait_for_signal(shutdown_tx));
-    info!(http = %http_addr, grpc = ?grpc_task.as_ref().map(|_| cfg.server.advertised_grpc_address()), "strata is serving");
+    let grpc = if grpc_task.is_some() { cfg.server.advertised_grpc_address() } else { "none".into() };
+    info!(http = %http_addr, grpc = %grpc, "strata is serving");
     let mut rx = shutdown_rx.clone();
     let http = axum::serve(http_listener, app).with_graceful_shutdown(async move {
         let _ = rx.wait_for(|v| *v).await;

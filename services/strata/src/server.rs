@@ -38,9 +38,10 @@ impl HttpMetrics {
         let duration = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.5, 12))
         });
-        registry.register(
+        registry.register_with_unit(
             "strata_request_duration",
             "Time spent serving HTTP requests, by route and status code.",
+            prometheus_client::registry::Unit::Seconds,
             duration.clone(),
         );
         Self { duration }

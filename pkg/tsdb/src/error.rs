@@ -1,0 +1,52 @@
+//! Errors of the head: why a sample or a series was refused.
+
+use std::fmt;
+
+/// Why one sample was not appended. The batch goes on without it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SampleRejectKind {
+    /// The timestamp is lower than the series' last timestamp.
+    OutOfOrder,
+    /// The timestamp equals the series' last timestamp but the value bits differ.
+    DuplicateTimestamp,
+}
+
+impl SampleRejectKind {
+    /// The message Prometheus uses for this rejection.
+    pub fn message(self) -> &'static str {
+        match self {
+            SampleRejectKind::OutOfOrder => "out of order sample",
+            SampleRejectKind::DuplicateTimestamp => "duplicate sample for timestamp",
+        }
+    }
+
+    /// A short, stable name for metrics (`reason` label).
+    pub fn reason(self) -> &'static str {
+        match self {
+            SampleRejectKind::OutOfOrder => "sample_out_of_order",
+            SampleRejectKind::DuplicateTimestamp => "sample_duplicate_timestamp",
+        }
+    }
+}
+
+impl fmt::Display for SampleRejectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// An operation on the head failed as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TsdbError {
+    /// A series must have at least one label.
+    #[error("cannot create series with an empty label set")]
+    EmptyLabels,
+    /// A series label has an empty value, which Prometheus treats as an absent label.
+    #[error("cannot create series {labels}: label {name:?} has an empty value")]
+    EmptyLabelValue {
+        /// The series as given.
+        labels: String,
+        /// The label with the empty value.
+        name: String,
+    },
+}

@@ -1,0 +1,189 @@
+//! The head: one tenant's recent samples in memory, as Prometheus's TSDB head.
+//!
+//! ```text
+//!   HeadAppender ──stage──► StripeSeries (hash → MemSeries, created on first sight,
+//!        │                                indexed in MemPostings)
+//!        └─commit─► MemSeries lock ─► XorAppender (open chunk) ─cut─► closed ChunkMeta
+//!   queries ─► MemPostings::postings_for_matchers ─► refs ─► MemSeries ─► chunks
+//! ```
+//!
+//! Locking: series live in striped maps; each series has its own mutex held only while
+//! appending to or copying its chunks; the postings index is one `RwLock` taken for writing
+//! only when a series is created. No lock is held across series.
+
+pub mod appender;
+pub mod metadata;
+pub mod postings;
+pub mod series;
+
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use strata_model::{Labels, Matcher};
+
+use crate::error::TsdbError;
+use appender::HeadAppender;
+use metadata::MetadataStore;
+use postings::MemPostings;
+use series::{MemSeries, SeriesRef, StripeSeries};
+
+/// One tenant's in-memory head: series, their chunks, the postings index and metadata.
+pub struct Head {
+    series: StripeSeries,
+    postings: RwLock<MemPostings>,
+    /// The last ref handed out; refs start at 1.
+    last_ref: AtomicU64,
+    num_series: AtomicUsize,
+    /// Lowest sample timestamp appended, `i64::MAX` while empty.
+    min_time: AtomicI64,
+    /// Highest sample timestamp appended, `i64::MIN` while empty.
+    max_time: AtomicI64,
+    metadata: MetadataStore,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Head")
+            .field("num_series", &self.num_series())
+            .field("min_time", &self.min_time())
+            .field("max_time", &self.max_time())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Head {
+    /// An empty head.
+    pub fn new() -> Self {
+        Self {
+            series: StripeSeries::new(),
+            postings: RwLock::new(MemPostings::new()),
+            last_ref: AtomicU64::new(0),
+            num_series: AtomicUsize::new(0),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            metadata: MetadataStore::new(),
+        }
+    }
+
+    /// Starts a batch of appends.
+    pub fn appender(&self) -> HeadAppender<'_> {
+        HeadAppender::new(self)
+    }
+
+    /// The number of series in the head.
+    pub fn num_series(&self) -> usize {
+        self.num_series.load(Ordering::Relaxed)
+    }
+
+    /// The lowest sample timestamp, if any sample was appended.
+    pub fn min_time(&self) -> Option<i64> {
+        let t = self.min_time.load(Ordering::Acquire);
+        (t != i64::MAX).then_some(t)
+    }
+
+    /// The highest sample timestamp, if any sample was appended.
+    pub fn max_time(&self) -> Option<i64> {
+        let t = self.max_time.load(Ordering::Acquire);
+        (t != i64::MIN).then_some(t)
+    }
+
+    /// Tells whether every sample in the head lies within `[mint, maxt]`, so time filtering
+    /// can be skipped.
+    pub fn within(&self, mint: i64, maxt: i64) -> bool {
+        match (self.min_time(), self.max_time()) {
+            (Some(lo), Some(hi)) => mint <= lo && hi <= maxt,
+            _ => true,
+        }
+    }
+
+    pub(crate) fn extend_time_bounds(&self, mint: i64, maxt: i64) {
+        self.min_time.fetch_min(mint, Ordering::AcqRel);
+        self.max_time.fetch_max(maxt, Ordering::AcqRel);
+    }
+
+    /// The tenant's metric metadata.
+    pub fn metadata(&self) -> &MetadataStore {
+        &self.metadata
+    }
+
+    /// The series with this ref.
+    pub fn series(&self, r: SeriesRef) -> Option<Arc<MemSeries>> {
+        self.series.get_by_ref(r)
+    }
+
+    /// The series with exactly these labels.
+    pub fn series_by_labels(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
+        self.series.get_by_labels(labels.stable_hash(), labels)
+    }
+
+    /// Finds the series or creates and indexes it. Refuses empty label sets and empty values.
+    pub(crate) fn get_or_create_series(
+        &self,
+        labels: &Labels,
+    ) -> Result<Arc<MemSeries>, TsdbError> {
+        let hash = labels.stable_hash();
+        if let Some(s) = self.series.get_by_labels(hash, labels) {
+            return Ok(s);
+        }
+        if labels.is_empty() {
+            return Err(TsdbError::EmptyLabels);
+        }
+        if let Some(l) = labels.iter().find(|l| l.value.is_empty()) {
+            return Err(TsdbError::EmptyLabelValue {
+                labels: labels.to_string(),
+                name: l.name.clone(),
+            });
+        }
+        let (s, created) = self.series.get_or_create(hash, labels, || {
+            // Handing out the ref under the postings lock keeps postings appends in order.
+            let mut postings = self.postings.write();
+            let r = SeriesRef(self.last_ref.fetch_add(1, Ordering::Relaxed) + 1);
+            let interned = postings.add(r, labels);
+            MemSeries::new(r, interned, hash)
+        });
+        if created {
+            self.num_series.fetch_add(1, Ordering::Relaxed);
+            tracing::trace!(series = %labels, series_ref = s.series_ref().0, "created head series");
+        }
+        Ok(s)
+    }
+
+    /// Sorted refs of the series matching every matcher (every series with no matchers).
+    pub fn postings_for_matchers(&self, matchers: &[Matcher]) -> Vec<SeriesRef> {
+        self.postings.read().postings_for_matchers(matchers)
+    }
+
+    /// The series matching every matcher whose first-to-last sample span overlaps
+    /// `[mint, maxt]`, in ref order.
+    pub fn select_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<Arc<MemSeries>> {
+        self.resolve(&self.postings_for_matchers(matchers), mint, maxt)
+    }
+
+    /// The live series for `refs` overlapping `[mint, maxt]`.
+    pub(crate) fn resolve(&self, refs: &[SeriesRef], mint: i64, maxt: i64) -> Vec<Arc<MemSeries>> {
+        refs.iter()
+            .filter_map(|&r| self.series.get_by_ref(r))
+            .filter(|s| s.overlaps(mint, maxt))
+            .collect()
+    }
+
+    /// Sorted label names in the index (ignores time).
+    pub fn index_label_names(&self) -> Vec<String> {
+        self.postings.read().label_names()
+    }
+
+    /// Sorted values of label `name` in the index (ignores time).
+    pub fn index_label_values(&self, name: &str) -> Vec<String> {
+        self.postings.read().label_values(name)
+    }
+}
+
+#[cfg(test)]
+mod tests;

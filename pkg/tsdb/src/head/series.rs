@@ -1,0 +1,518 @@
+//! In-memory series (`MemSeries`) and the striped maps that find them by label hash or by
+//! [`SeriesRef`].
+//!
+//! A series' samples live in XOR chunks: closed chunks are immutable [`ChunkMeta`]s (cheap to
+//! clone for queries), the open one is an [`XorAppender`]. A chunk is cut after
+//! [`SAMPLES_PER_CHUNK`] samples or when a sample falls past the end of the
+//! [`CHUNK_RANGE_MS`]-aligned window the open chunk started in, so that blocks cut later on
+//! those boundaries never split a chunk.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard, RwLock};
+use strata_chunkenc::{XorAppender, SAMPLES_PER_CHUNK};
+use strata_model::Labels;
+use strata_storage::ChunkMeta;
+
+use crate::error::SampleRejectKind;
+
+/// The width of the aligned windows chunks never straddle: two hours, the block range.
+pub const CHUNK_RANGE_MS: i64 = 2 * 60 * 60 * 1000;
+
+/// Identifies a series within one head. Refs are never reused while the head lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesRef(pub u64);
+
+/// What appending one sample did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendResult {
+    /// The sample was stored.
+    Appended,
+    /// The sample repeats the last one exactly (same timestamp, same value bits): a retry,
+    /// accepted without storing anything.
+    Unchanged,
+}
+
+/// A series' labels with strings shared through the head's symbol table (the postings
+/// index keys), sorted by name.
+pub type InternedLabels = Box<[(Arc<str>, Arc<str>)]>;
+
+/// One series in the head: immutable identity plus mutable sample state behind its own lock.
+#[derive(Debug)]
+pub struct MemSeries {
+    series_ref: SeriesRef,
+    labels: InternedLabels,
+    hash: u64,
+    /// First sample's timestamp, `i64::MAX` while empty. Read without the lock by label queries.
+    min_time: AtomicI64,
+    /// Last sample's timestamp, `i64::MIN` while empty.
+    max_time: AtomicI64,
+    state: Mutex<SeriesState>,
+}
+
+/// The mutable part of a series, guarded by the series' mutex.
+#[derive(Debug, Default)]
+pub struct SeriesState {
+    closed: Vec<ChunkMeta>,
+    open: Option<OpenChunk>,
+    /// Last sample's timestamp and value bits, `None` while empty.
+    last: Option<(i64, u64)>,
+}
+
+#[derive(Debug)]
+struct OpenChunk {
+    app: XorAppender,
+    min_time: i64,
+    /// Exclusive end of the aligned window the chunk started in.
+    window_end: i64,
+}
+
+/// The exclusive end of the [`CHUNK_RANGE_MS`] window holding `t`, saturating at `i64::MAX`.
+fn window_end(t: i64) -> i64 {
+    t.div_euclid(CHUNK_RANGE_MS)
+        .checked_add(1)
+        .and_then(|w| w.checked_mul(CHUNK_RANGE_MS))
+        .unwrap_or(i64::MAX)
+}
+
+impl SeriesState {
+    /// Appends one sample with Prometheus's in-order rules: a lower timestamp is out of order;
+    /// an equal timestamp is a duplicate unless the value bits are identical (a retry).
+    pub(crate) fn append(&mut self, t: i64, v: f64) -> Result<AppendResult, SampleRejectKind> {
+        let bits = v.to_bits();
+        if let Some((last_t, last_bits)) = self.last {
+            if t < last_t {
+                return Err(SampleRejectKind::OutOfOrder);
+            }
+            if t == last_t {
+                return if bits == last_bits {
+                    Ok(AppendResult::Unchanged)
+                } else {
+                    Err(SampleRejectKind::DuplicateTimestamp)
+                };
+            }
+        }
+        let cut = match &self.open {
+            None => true,
+            Some(o) => o.app.num_samples() >= SAMPLES_PER_CHUNK || t >= o.window_end,
+        };
+        if cut {
+            self.cut(t);
+        }
+        let open = self.open.as_mut().expect("cut leaves an open chunk");
+        open.app.append(t, v);
+        self.last = Some((t, bits));
+        Ok(AppendResult::Appended)
+    }
+
+    /// Closes the open chunk (if any) and opens one starting at `t`.
+    fn cut(&mut self, t: i64) {
+        if let Some(o) = self.open.take() {
+            if o.app.num_samples() > 0 {
+                let max_time = o.app.max_time();
+                self.closed.push(ChunkMeta {
+                    min_time: o.min_time,
+                    max_time,
+                    chunk: o.app.into_chunk(),
+                });
+            }
+        }
+        self.open = Some(OpenChunk {
+            app: XorAppender::new(),
+            min_time: t,
+            window_end: window_end(t),
+        });
+    }
+
+    /// The chunks overlapping `[mint, maxt]`, oldest first; the open chunk is copied.
+    pub fn chunks(&self, mint: i64, maxt: i64) -> Vec<ChunkMeta> {
+        let mut out: Vec<ChunkMeta> = self
+            .closed
+            .iter()
+            .filter(|c| c.max_time >= mint && c.min_time <= maxt)
+            .cloned()
+            .collect();
+        if let Some(o) = &self.open {
+            if o.app.num_samples() > 0 && o.app.max_time() >= mint && o.min_time <= maxt {
+                out.push(ChunkMeta {
+                    min_time: o.min_time,
+                    max_time: o.app.max_time(),
+                    chunk: o.app.to_chunk(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The number of chunks, open one included.
+    pub fn num_chunks(&self) -> usize {
+        self.closed.len() + usize::from(self.open.as_ref().is_some_and(|o| o.app.num_samples() > 0))
+    }
+
+    /// The last sample's timestamp, if any.
+    pub fn last_timestamp(&self) -> Option<i64> {
+        self.last.map(|(t, _)| t)
+    }
+}
+
+impl MemSeries {
+    /// A new, empty series; `labels` must be sorted by name with unique names.
+    pub(crate) fn new(series_ref: SeriesRef, labels: InternedLabels, hash: u64) -> Self {
+        Self {
+            series_ref,
+            labels,
+            hash,
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            state: Mutex::new(SeriesState::default()),
+        }
+    }
+
+    /// The series' ref.
+    pub fn series_ref(&self) -> SeriesRef {
+        self.series_ref
+    }
+
+    /// The series' labels, as an owned set (copies the strings).
+    pub fn labels(&self) -> Labels {
+        Labels::from_sorted(
+            self.labels
+                .iter()
+                .map(|(n, v)| strata_model::Label::new(&**n, &**v))
+                .collect(),
+        )
+    }
+
+    /// The series' label pairs in name order, without copying.
+    pub fn label_pairs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.labels.iter().map(|(n, v)| (&**n, &**v))
+    }
+
+    /// The value of label `name`, if present.
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .binary_search_by(|(n, _)| (**n).cmp(name))
+            .ok()
+            .map(|i| &*self.labels[i].1)
+    }
+
+    /// Tells whether the series' labels are exactly `labels`.
+    pub fn has_labels(&self, labels: &Labels) -> bool {
+        self.labels.len() == labels.len()
+            && self
+                .labels
+                .iter()
+                .zip(labels)
+                .all(|((n, v), l)| **n == *l.name && **v == *l.value)
+    }
+
+    /// The label set's [`Labels::stable_hash`].
+    pub fn hash(&self) -> u64 {
+        self.hash
+    }
+
+    /// First sample's timestamp (`i64::MAX` while empty).
+    pub fn min_time(&self) -> i64 {
+        self.min_time.load(Ordering::Acquire)
+    }
+
+    /// Last sample's timestamp (`i64::MIN` while empty).
+    pub fn max_time(&self) -> i64 {
+        self.max_time.load(Ordering::Acquire)
+    }
+
+    /// Tells whether the series has samples within `[mint, maxt]`'s span (by its first and
+    /// last timestamps; a gap inside the series may still leave it without samples there).
+    pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.min_time() <= maxt && self.max_time() >= mint
+    }
+
+    /// Locks the sample state. Appends go through [`MemSeries::append_locked`] so the time
+    /// bounds stay in step.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SeriesState> {
+        self.state.lock()
+    }
+
+    /// Appends under an already held lock and updates the lock-free time bounds.
+    pub(crate) fn append_locked(
+        &self,
+        state: &mut SeriesState,
+        t: i64,
+        v: f64,
+    ) -> Result<AppendResult, SampleRejectKind> {
+        let r = state.append(t, v)?;
+        if r == AppendResult::Appended {
+            // Timestamps only grow within a series, so only the first sample sets min_time.
+            if self.min_time.load(Ordering::Relaxed) == i64::MAX {
+                self.min_time.store(t, Ordering::Release);
+            }
+            self.max_time.store(t, Ordering::Release);
+        }
+        Ok(r)
+    }
+
+    /// The chunks overlapping `[mint, maxt]`.
+    pub fn chunks(&self, mint: i64, maxt: i64) -> Vec<ChunkMeta> {
+        self.state.lock().chunks(mint, maxt)
+    }
+}
+
+/// Mixes a u64 key (a label hash or a sequential ref) into a well-spread hash. Cheaper than
+/// SipHash; the keys are not attacker-chosen strings.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct U64Hasher(u64);
+
+impl Hasher for U64Hasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        // Fibonacci hashing then a fold, so both high and low bits vary.
+        let m = (self.0 ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = m ^ (m >> 29);
+    }
+}
+
+type U64Map<K, V> = HashMap<K, V, BuildHasherDefault<U64Hasher>>;
+
+/// One stripe of the ref → series map.
+type RefStripe = RwLock<U64Map<u64, Arc<MemSeries>>>;
+
+/// Series with the same label hash: one in the common case, more on a collision.
+#[derive(Default)]
+struct HashStripe {
+    unique: U64Map<u64, Arc<MemSeries>>,
+    conflicts: U64Map<u64, Vec<Arc<MemSeries>>>,
+}
+
+impl HashStripe {
+    fn get(&self, hash: u64, labels: &Labels) -> Option<&Arc<MemSeries>> {
+        if let Some(s) = self.unique.get(&hash) {
+            if s.has_labels(labels) {
+                return Some(s);
+            }
+            return self
+                .conflicts
+                .get(&hash)
+                .and_then(|v| v.iter().find(|s| s.has_labels(labels)));
+        }
+        None
+    }
+
+    fn insert(&mut self, s: Arc<MemSeries>) {
+        use std::collections::hash_map::Entry;
+        match self.unique.entry(s.hash) {
+            Entry::Vacant(e) => {
+                e.insert(s);
+            }
+            Entry::Occupied(_) => self.conflicts.entry(s.hash).or_default().push(s),
+        }
+    }
+}
+
+/// The number of lock stripes; a power of two.
+const STRIPES: usize = 128;
+
+/// All series of a head, findable by label hash and by ref, each map split into
+/// [`STRIPES`] separately locked parts so parallel pushes rarely contend.
+pub(crate) struct StripeSeries {
+    by_hash: Box<[RwLock<HashStripe>]>,
+    by_ref: Box<[RefStripe]>,
+}
+
+impl StripeSeries {
+    pub(crate) fn new() -> Self {
+        Self {
+            by_hash: (0..STRIPES)
+                .map(|_| RwLock::new(HashStripe::default()))
+                .collect(),
+            by_ref: (0..STRIPES)
+                .map(|_| RwLock::new(U64Map::default()))
+                .collect(),
+        }
+    }
+
+    fn hash_stripe(&self, hash: u64) -> &RwLock<HashStripe> {
+        // The low bits of xxh3 are as good as any.
+        &self.by_hash[(hash as usize) & (STRIPES - 1)]
+    }
+
+    fn ref_stripe(&self, r: SeriesRef) -> &RefStripe {
+        &self.by_ref[(r.0 as usize) & (STRIPES - 1)]
+    }
+
+    /// The series with exactly these labels, if it exists.
+    pub(crate) fn get_by_labels(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
+        self.hash_stripe(hash).read().get(hash, labels).cloned()
+    }
+
+    /// The series with this ref.
+    pub(crate) fn get_by_ref(&self, r: SeriesRef) -> Option<Arc<MemSeries>> {
+        self.ref_stripe(r).read().get(&r.0).cloned()
+    }
+
+    /// Finds the series or creates it with `create` (which must index it and give it a
+    /// fresh ref), under the hash stripe's lock so two pushes never create the same series.
+    /// Returns whether it was created.
+    pub(crate) fn get_or_create(
+        &self,
+        hash: u64,
+        labels: &Labels,
+        create: impl FnOnce() -> MemSeries,
+    ) -> (Arc<MemSeries>, bool) {
+        if let Some(s) = self.get_by_labels(hash, labels) {
+            return (s, false);
+        }
+        let mut stripe = self.hash_stripe(hash).write();
+        // Another push may have created it between the two locks.
+        if let Some(s) = stripe.get(hash, labels) {
+            return (Arc::clone(s), false);
+        }
+        let s = Arc::new(create());
+        debug_assert!(s.has_labels(labels) && s.hash == hash);
+        stripe.insert(Arc::clone(&s));
+        // Lock order: hash stripe, then (in `create`) postings, then ref stripe; nothing takes
+        // them the other way round.
+        self.ref_stripe(s.series_ref)
+            .write()
+            .insert(s.series_ref.0, Arc::clone(&s));
+        (s, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples_of(st: &SeriesState) -> Vec<(i64, f64)> {
+        let mut out = Vec::new();
+        for c in st.chunks(i64::MIN, i64::MAX) {
+            let mut it = c.chunk.xor_iter().expect("xor chunk");
+            out.extend(it.by_ref().map(|s| (s.t, s.v)));
+            assert!(it.err().is_none());
+        }
+        out
+    }
+
+    #[test]
+    fn cuts_every_120_samples() {
+        let mut st = SeriesState::default();
+        for i in 0..250 {
+            assert_eq!(st.append(i * 1000, i as f64), Ok(AppendResult::Appended));
+        }
+        let chunks = st.chunks(i64::MIN, i64::MAX);
+        let counts: Vec<u16> = chunks.iter().map(|c| c.chunk.num_samples()).collect();
+        assert_eq!(counts, vec![120, 120, 10]);
+        assert_eq!(chunks[0].min_time, 0);
+        assert_eq!(chunks[0].max_time, 119_000);
+        assert_eq!(chunks[1].min_time, 120_000);
+        assert_eq!(chunks[2].max_time, 249_000);
+        assert_eq!(samples_of(&st).len(), 250);
+    }
+
+    #[test]
+    fn cuts_at_aligned_two_hour_boundary() {
+        let mut st = SeriesState::default();
+        let b = CHUNK_RANGE_MS;
+        for t in [b - 2000, b - 1000, b, b + 1000] {
+            st.append(t, 1.0).expect("in order");
+        }
+        let chunks = st.chunks(i64::MIN, i64::MAX);
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(
+            (chunks[0].min_time, chunks[0].max_time),
+            (b - 2000, b - 1000)
+        );
+        assert_eq!((chunks[1].min_time, chunks[1].max_time), (b, b + 1000));
+        // Negative times align too (floor division).
+        let mut st = SeriesState::default();
+        st.append(-1, 1.0).expect("in order");
+        st.append(0, 1.0).expect("in order");
+        assert_eq!(st.num_chunks(), 2);
+    }
+
+    #[test]
+    fn append_rules() {
+        let mut st = SeriesState::default();
+        assert_eq!(st.append(10, 1.0), Ok(AppendResult::Appended));
+        assert_eq!(st.append(5, 1.0), Err(SampleRejectKind::OutOfOrder));
+        assert_eq!(
+            st.append(10, 2.0),
+            Err(SampleRejectKind::DuplicateTimestamp)
+        );
+        assert_eq!(st.append(10, 1.0), Ok(AppendResult::Unchanged));
+        assert_eq!(st.append(20, f64::NAN), Ok(AppendResult::Appended));
+        assert_eq!(st.append(20, f64::NAN), Ok(AppendResult::Unchanged));
+        assert_eq!(
+            st.append(20, strata_model::STALE_NAN),
+            Err(SampleRejectKind::DuplicateTimestamp)
+        );
+        assert_eq!(
+            st.append(30, strata_model::STALE_NAN),
+            Ok(AppendResult::Appended)
+        );
+        assert_eq!(
+            st.append(30, strata_model::STALE_NAN),
+            Ok(AppendResult::Unchanged)
+        );
+        let got = samples_of(&st);
+        assert_eq!(got.len(), 3);
+        assert!(strata_model::is_stale_nan(got[2].1));
+    }
+
+    #[test]
+    fn chunks_filter_by_time() {
+        let mut st = SeriesState::default();
+        for i in 0..240 {
+            st.append(i, 0.0).expect("in order");
+        }
+        assert_eq!(st.chunks(0, 10).len(), 1);
+        assert_eq!(st.chunks(119, 120).len(), 2);
+        assert_eq!(st.chunks(200, 1000).len(), 1);
+        assert!(st.chunks(1000, 2000).is_empty());
+    }
+
+    #[test]
+    fn hash_collisions_keep_series_apart() {
+        let ss = StripeSeries::new();
+        let a = Labels::from_pairs([("a", "1")]);
+        let b = Labels::from_pairs([("a", "2")]);
+        let make = |r: u64, l: &Labels| {
+            let interned: InternedLabels = l
+                .iter()
+                .map(|l| (Arc::from(&*l.name), Arc::from(&*l.value)))
+                .collect();
+            move || MemSeries::new(SeriesRef(r), interned, 42)
+        };
+        // Force both under the same hash.
+        let (sa, created_a) = ss.get_or_create(42, &a, make(1, &a));
+        let (sb, created_b) = ss.get_or_create(42, &b, make(2, &b));
+        assert!(created_a && created_b);
+        assert_ne!(sa.series_ref(), sb.series_ref());
+        let (sa2, created) = ss.get_or_create(42, &a, make(3, &a));
+        assert!(!created);
+        assert_eq!(sa2.series_ref(), sa.series_ref());
+        assert_eq!(
+            ss.get_by_labels(42, &b).map(|s| s.series_ref()),
+            Some(SeriesRef(2))
+        );
+        assert_eq!(
+            ss.get_by_ref(SeriesRef(2)).map(|s| s.labels()),
+            Some(b.clone())
+        );
+        let s = ss.get_by_ref(SeriesRef(2)).expect("series 2");
+        assert_eq!(s.label("a"), Some("2"));
+        assert_eq!(s.label("b"), None);
+        assert!(s.has_labels(&b) && !s.has_labels(&a));
+    }
+}

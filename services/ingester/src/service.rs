@@ -1,0 +1,168 @@
+//! The tonic `Ingester` service: decodes requests, runs them on the tenant's head, encodes
+//! the answers.
+
+use strata_model::TenantId;
+use strata_proto::ingester::ingester_server::Ingester as IngesterService;
+use strata_proto::ingester::{
+    LabelNamesRequest, LabelNamesResponse, LabelValuesRequest, LabelValuesResponse,
+    MetricsMetadataRequest, MetricsMetadataResponse, PushRequest, PushResponse, QueryRequest,
+    QueryStreamResponse, SeriesRequest, SeriesResponse,
+};
+use strata_proto::prometheus as pb;
+use strata_storage::Series;
+use strata_tsdb::HeadQuerier;
+use tonic::{Request, Response, Status};
+
+use crate::error::IngesterError;
+use crate::{convert, push, Ingester};
+
+fn tenant(op: &'static str, id: &str) -> Result<TenantId, IngesterError> {
+    TenantId::new(id).map_err(|source| IngesterError::InvalidTenant { op, source })
+}
+
+/// A wire limit: zero or negative means none.
+fn limit(v: i64) -> Option<usize> {
+    usize::try_from(v).ok().filter(|&n| n > 0)
+}
+
+fn truncate<T>(mut v: Vec<T>, lim: i64) -> Vec<T> {
+    if let Some(n) = limit(lim) {
+        v.truncate(n);
+    }
+    v
+}
+
+/// Cuts selected series into stream messages lazily, so only one batch is encoded at a time.
+pub struct SeriesBatches {
+    series: std::vec::IntoIter<Series>,
+    batch_size: usize,
+}
+
+impl Iterator for SeriesBatches {
+    type Item = Result<QueryStreamResponse, Status>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch: Vec<pb::ChunkedSeries> = self
+            .series
+            .by_ref()
+            .take(self.batch_size)
+            .map(convert::series_to_proto)
+            .collect();
+        (!batch.is_empty()).then_some(Ok(QueryStreamResponse { series: batch }))
+    }
+}
+
+#[tonic::async_trait]
+impl IngesterService for Ingester {
+    async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
+        let resp = push::push(&self.db, &self.metrics, request.into_inner())?;
+        Ok(Response::new(resp))
+    }
+
+    type QueryStreamStream = tokio_stream::Iter<SeriesBatches>;
+
+    async fn query_stream(
+        &self,
+        request: Request<QueryRequest>,
+    ) -> Result<Response<Self::QueryStreamStream>, Status> {
+        self.metrics.queries.inc();
+        let req = request.into_inner();
+        let tenant = tenant("query_stream", &req.tenant)?;
+        let matchers = convert::matchers_from_proto(&req.matchers)?;
+        let series = match self.db.head(&tenant) {
+            Some(h) => HeadQuerier::new(h).select_series(req.start_ms, req.end_ms, &matchers),
+            None => Vec::new(),
+        };
+        tracing::debug!(tenant = %tenant, series = series.len(), "query stream");
+        Ok(Response::new(tokio_stream::iter(SeriesBatches {
+            series: series.into_iter(),
+            batch_size: self.cfg.query_stream_batch_size.max(1),
+        })))
+    }
+
+    async fn label_names(
+        &self,
+        request: Request<LabelNamesRequest>,
+    ) -> Result<Response<LabelNamesResponse>, Status> {
+        self.metrics.queries.inc();
+        let req = request.into_inner();
+        let tenant = tenant("label_names", &req.tenant)?;
+        let matchers = convert::matchers_from_proto(&req.matchers)?;
+        let names = match self.db.head(&tenant) {
+            Some(h) => HeadQuerier::new(h).label_names_sync(req.start_ms, req.end_ms, &matchers),
+            None => Vec::new(),
+        };
+        Ok(Response::new(LabelNamesResponse {
+            names: truncate(names, req.limit),
+        }))
+    }
+
+    async fn label_values(
+        &self,
+        request: Request<LabelValuesRequest>,
+    ) -> Result<Response<LabelValuesResponse>, Status> {
+        self.metrics.queries.inc();
+        let req = request.into_inner();
+        let tenant = tenant("label_values", &req.tenant)?;
+        let matchers = convert::matchers_from_proto(&req.matchers)?;
+        let values = match self.db.head(&tenant) {
+            Some(h) => HeadQuerier::new(h).label_values_sync(
+                &req.name,
+                req.start_ms,
+                req.end_ms,
+                &matchers,
+            ),
+            None => Vec::new(),
+        };
+        Ok(Response::new(LabelValuesResponse {
+            values: truncate(values, req.limit),
+        }))
+    }
+
+    async fn series(
+        &self,
+        request: Request<SeriesRequest>,
+    ) -> Result<Response<SeriesResponse>, Status> {
+        self.metrics.queries.inc();
+        let req = request.into_inner();
+        let tenant = tenant("series", &req.tenant)?;
+        let sets = req
+            .matcher_sets
+            .iter()
+            .map(|s| convert::matchers_from_proto(&s.matchers))
+            .collect::<Result<Vec<_>, _>>()?;
+        let series = match self.db.head(&tenant) {
+            Some(h) => HeadQuerier::new(h).series_labels(req.start_ms, req.end_ms, &sets),
+            None => Vec::new(),
+        };
+        Ok(Response::new(SeriesResponse {
+            series: truncate(series, req.limit)
+                .iter()
+                .map(|l| pb::Labels {
+                    labels: convert::labels_to_proto(l),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn metrics_metadata(
+        &self,
+        request: Request<MetricsMetadataRequest>,
+    ) -> Result<Response<MetricsMetadataResponse>, Status> {
+        self.metrics.queries.inc();
+        let req = request.into_inner();
+        let tenant = tenant("metrics_metadata", &req.tenant)?;
+        // One entry per family is kept, so `limit_per_metric` (≥ 1) never cuts anything.
+        let metric = (!req.metric.is_empty()).then_some(req.metric.as_str());
+        let metadata = match self.db.head(&tenant) {
+            Some(h) if req.limit_per_metric >= 0 => h.metadata().get(metric, limit(req.limit)),
+            _ => Vec::new(),
+        };
+        Ok(Response::new(MetricsMetadataResponse {
+            metadata: metadata
+                .into_iter()
+                .map(convert::metadata_to_proto)
+                .collect(),
+        }))
+    }
+}
