@@ -1,0 +1,41 @@
+//! The PromQL engine: evaluates Prometheus's query language over a storage [`Querier`]
+//! with results equal to Prometheus 3's.
+//!
+//! Key types: [`Engine`] (with [`EngineOptions`]) runs [`Engine::instant_query`] and
+//! [`Engine::range_query`], returning a [`QueryResult`] ([`Value`] plus annotations) or a
+//! [`QueryError`] whose [`QueryError::error_type`] is the HTTP API's `errorType`.
+//!
+//! Data path: the query is parsed with `promql-parser`; phase one walks the AST, computes each
+//! selector's absolute time range (offset, `@`, `start()`/`end()`, lookback, subquery ranges)
+//! and loads all selectors concurrently through [`Querier::select`], decoding every series once;
+//! phase two evaluates synchronously, every node producing its values for all steps at once
+//! (as Prometheus's `rangeEval`), so an instant query is a range query with one step.
+//!
+//! Name removal follows Prometheus's default (operators drop `__name__` as they go);
+//! [`Engine::with_delayed_name_removal`] switches to the `promql-delayed-name-removal`
+//! semantics Prometheus's own test harness uses. Annotations carry Prometheus's messages but
+//! not yet the `(line:col)` position suffix (promql-parser's AST has no positions).
+//!
+//! Invariants: range selectors are left-open `(t - range, t]`; instant selectors take the newest
+//! sample in `(t - lookback, t]` unless it is a stale marker; label sets are built once per
+//! series, never per step; two results with the same labels at one step are an error.
+//!
+//! [`Querier`]: strata_storage::Querier
+//! [`Querier::select`]: strata_storage::Querier::select
+
+mod aggregate;
+mod binop;
+mod engine;
+mod error;
+mod eval;
+mod functions;
+mod histogram;
+mod info;
+mod mathx;
+mod plan;
+mod rangefns;
+mod value;
+
+pub use engine::{Engine, EngineOptions};
+pub use error::QueryError;
+pub use value::{QueryResult, RangeSeries, Value, VectorSample};
