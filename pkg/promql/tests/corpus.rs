@@ -1,5 +1,6 @@
-//! Runs Prometheus's own PromQL engine tests (`/work/shared/promql-tests/*.test`) against
-//! Strata's engine and reports a pass count per file.
+//! Runs Prometheus's own PromQL engine tests (`shared/promql-tests/*.test`, beside the
+//! checkout; `STRATA_PROMQL_TESTS` overrides the folder) against Strata's engine and reports a
+//! pass count per file. A missing corpus fails the test rather than passing silently.
 //!
 //! `cargo test -p strata-promql --test corpus -- --nocapture`
 
@@ -12,7 +13,13 @@ use common::{parse_duration, parse_metric, parse_number, parse_values, MemQuerie
 use strata_model::{Labels, Sample};
 use strata_promql::{Engine, EngineOptions, QueryResult, Value};
 
-const CORPUS_DIR: &str = "/work/shared/promql-tests";
+/// The corpus folder: `$STRATA_PROMQL_TESTS`, else `../shared/promql-tests` beside the workspace.
+fn corpus_dir() -> std::path::PathBuf {
+    match std::env::var_os("STRATA_PROMQL_TESTS") {
+        Some(d) => d.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/promql-tests"),
+    }
+}
 
 /// Tier-1 files, which must not regress below the floor.
 const TIER1: &[&str] = &[
@@ -631,20 +638,24 @@ async fn run_file(engine: &Engine, name: &str, text: &str, verbose: bool) -> Fil
     st
 }
 
-/// Runs every corpus file; returns (tier-1 passes, all passes), or None without a corpus.
+/// Runs every corpus file; returns (tier-1 passes, all passes), or None when `CORPUS_FILE`
+/// restricts the run to one file (floors then do not apply).
 async fn run_corpus(delayed: bool) -> Option<(usize, usize)> {
     let engine = Engine::new(EngineOptions::default()).with_delayed_name_removal(delayed);
     let verbose = std::env::var("CORPUS_VERBOSE").is_ok();
     let only = std::env::var("CORPUS_FILE").ok();
-    let mut files: Vec<_> = match std::fs::read_dir(CORPUS_DIR) {
+    let dir = corpus_dir();
+    let mut files: Vec<_> = match std::fs::read_dir(&dir) {
         Ok(d) => d
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "test"))
             .collect(),
         Err(e) => {
-            println!("corpus directory {CORPUS_DIR} unavailable ({e}); skipping");
-            return None;
+            panic!(
+                "PromQL corpus folder {} unavailable ({e}): it must sit beside the checkout as ../shared/promql-tests, or set STRATA_PROMQL_TESTS",
+                dir.display()
+            );
         }
     };
     files.sort();
