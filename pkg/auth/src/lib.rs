@@ -43,7 +43,10 @@ impl TenantError {
 }
 
 /// Resolves the tenant of a request from its headers.
-pub fn tenant_from_headers(headers: &HeaderMap, multitenancy_enabled: bool) -> Result<TenantId, TenantError> {
+pub fn tenant_from_headers(
+    headers: &HeaderMap,
+    multitenancy_enabled: bool,
+) -> Result<TenantId, TenantError> {
     if !multitenancy_enabled {
         return Ok(TenantId::new(ANONYMOUS_TENANT)?);
     }
@@ -60,7 +63,10 @@ pub fn tenant_from_headers(headers: &HeaderMap, multitenancy_enabled: bool) -> R
 
 fn basic_auth_user(value: &[u8]) -> Result<String, TenantError> {
     let value = std::str::from_utf8(value).map_err(|_| TenantError::BadAuthorization)?;
-    let (scheme, rest) = value.trim().split_once(' ').ok_or(TenantError::BadAuthorization)?;
+    let (scheme, rest) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(TenantError::BadAuthorization)?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(TenantError::Missing);
     }
@@ -89,29 +95,45 @@ mod tests {
 
     #[test]
     fn org_id_header_wins() {
-        let h = headers(&[("x-scope-orgid", "team-a"), ("authorization", "Basic dGVhbS1iOnB3")]);
-        assert_eq!(tenant_from_headers(&h, true).expect("tenant").as_str(), "team-a");
+        let h = headers(&[
+            ("x-scope-orgid", "team-a"),
+            ("authorization", "Basic dGVhbS1iOnB3"),
+        ]);
+        assert_eq!(
+            tenant_from_headers(&h, true).expect("tenant").as_str(),
+            "team-a"
+        );
     }
 
     #[test]
     fn basic_auth_username_names_the_tenant() {
         // "team-b:pw"
         let h = headers(&[("authorization", "Basic dGVhbS1iOnB3")]);
-        assert_eq!(tenant_from_headers(&h, true).expect("tenant").as_str(), "team-b");
+        assert_eq!(
+            tenant_from_headers(&h, true).expect("tenant").as_str(),
+            "team-b"
+        );
     }
 
     #[test]
     fn missing_is_401_invalid_is_400() {
         let e = tenant_from_headers(&HeaderMap::new(), true).expect_err("missing");
         assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
-        let e = tenant_from_headers(&headers(&[("x-scope-orgid", "a/b")]), true).expect_err("invalid");
+        let e =
+            tenant_from_headers(&headers(&[("x-scope-orgid", "a/b")]), true).expect_err("invalid");
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);
-        let e = tenant_from_headers(&headers(&[("x-scope-orgid", "..")]), true).expect_err("invalid");
+        let e =
+            tenant_from_headers(&headers(&[("x-scope-orgid", "..")]), true).expect_err("invalid");
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]
     fn disabled_multitenancy_is_anonymous() {
-        assert_eq!(tenant_from_headers(&HeaderMap::new(), false).expect("tenant").as_str(), "anonymous");
+        assert_eq!(
+            tenant_from_headers(&HeaderMap::new(), false)
+                .expect("tenant")
+                .as_str(),
+            "anonymous"
+        );
     }
 }

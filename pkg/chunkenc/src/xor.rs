@@ -141,7 +141,8 @@ impl XorAppender {
     /// Finishes the chunk without copying.
     pub fn into_chunk(mut self) -> Chunk {
         self.w.buf[..2].copy_from_slice(&self.num.to_be_bytes());
-        Chunk::new(Encoding::Xor, Bytes::from(self.w.buf)).expect("buffer always holds the 2-byte header")
+        Chunk::new(Encoding::Xor, Bytes::from(self.w.buf))
+            .expect("buffer always holds the 2-byte header")
     }
 }
 
@@ -305,7 +306,10 @@ mod tests {
     }
 
     fn same(a: &[Sample], b: &[Sample]) -> bool {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.t == y.t && x.v.to_bits() == y.v.to_bits())
     }
 
     #[test]
@@ -339,8 +343,13 @@ mod tests {
 
     #[test]
     fn truncated_chunk_reports_error() {
-        let c = encode_xor(&[Sample::new(1, 1.0), Sample::new(2, 2.0), Sample::new(3, 7.0)]);
-        let cut = Chunk::new(Encoding::Xor, c.bytes().slice(..c.bytes().len() - 2)).expect("header");
+        let c = encode_xor(&[
+            Sample::new(1, 1.0),
+            Sample::new(2, 2.0),
+            Sample::new(3, 7.0),
+        ]);
+        let cut =
+            Chunk::new(Encoding::Xor, c.bytes().slice(..c.bytes().len() - 2)).expect("header");
         let mut it = cut.xor_iter().expect("xor");
         let n = it.by_ref().count();
         assert!(n < 3);

@@ -32,7 +32,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         if start == i {
             return Err(format!("not a valid duration string: {s:?}"));
         }
-        let n: u64 = s[start..i].parse().map_err(|_| format!("duration out of range: {s:?}"))?;
+        let n: u64 = s[start..i]
+            .parse()
+            .map_err(|_| format!("duration out of range: {s:?}"))?;
         let ustart = i;
         while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
             i += 1;
@@ -60,7 +62,13 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, size) in [("d", 86_400_000u64), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
+    for (unit, size) in [
+        ("d", 86_400_000u64),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
         if ms >= size {
             out.push_str(&format!("{}{unit}", ms / size));
             ms %= size;

@@ -69,8 +69,16 @@ impl FlagSet {
         let defaults = serde_yaml::to_value(T::default()).unwrap_or(Value::Null);
         let mut out = format!("{usage}\n\nFlags:\n");
         let builtins = [
-            ("config.file", "path to the YAML config file; flags override its values", "\"\""),
-            ("config.check", "validate the configuration and exit", "false"),
+            (
+                "config.file",
+                "path to the YAML config file; flags override its values",
+                "\"\"",
+            ),
+            (
+                "config.check",
+                "validate the configuration and exit",
+                "false",
+            ),
             ("help", "print this help and exit", "false"),
             ("version", "print the version and exit", "false"),
         ];
@@ -80,8 +88,15 @@ impl FlagSet {
         let mut flags: Vec<&Flag> = self.flags.iter().collect();
         flags.sort_by_key(|f| f.name);
         for f in flags {
-            let def = lookup(&defaults, f.path).map(render_default).unwrap_or_else(|| "\"\"".into());
-            out.push_str(&format!("  -{} {}\n    \t{} (default {def})\n", f.name, kind_word(f.kind), f.help));
+            let def = lookup(&defaults, f.path)
+                .map(render_default)
+                .unwrap_or_else(|| "\"\"".into());
+            out.push_str(&format!(
+                "  -{} {}\n    \t{} (default {def})\n",
+                f.name,
+                kind_word(f.kind),
+                f.help
+            ));
         }
         out
     }
@@ -106,13 +121,19 @@ fn render_default(v: &Value) -> String {
                 .iter()
                 .map(|i| match i {
                     Value::String(s) => s.clone(),
-                    other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+                    other => serde_yaml::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
                 })
                 .collect();
             format!("{:?}", items.join(","))
         }
         Value::Null => "\"\"".into(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -122,7 +143,10 @@ fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
 
 /// Reads the command line (without the program name). Flags take one or two dashes and
 /// `-name=value` or `-name value`; bool flags may stand alone.
-pub fn parse_args(set: &FlagSet, args: impl IntoIterator<Item = String>) -> Result<ParsedArgs, ConfigError> {
+pub fn parse_args(
+    set: &FlagSet,
+    args: impl IntoIterator<Item = String>,
+) -> Result<ParsedArgs, ConfigError> {
     let mut out = ParsedArgs::default();
     let mut args = args.into_iter().peekable();
     while let Some(arg) = args.next() {
@@ -156,7 +180,9 @@ pub fn parse_args(set: &FlagSet, args: impl IntoIterator<Item = String>) -> Resu
                 out.config_file = Some(v);
             }
             _ => {
-                let flag = set.find(name).ok_or_else(|| ConfigError::UnknownFlag(format!("-{name}")))?;
+                let flag = set
+                    .find(name)
+                    .ok_or_else(|| ConfigError::UnknownFlag(format!("-{name}")))?;
                 let value = match (inline, flag.kind) {
                     (Some(v), _) => v,
                     (None, FlagKind::Bool) => "true".to_string(),
@@ -188,7 +214,9 @@ fn to_value(flag: &Flag, raw: &str) -> Result<Value, ConfigError> {
     Ok(match flag.kind {
         FlagKind::String => Value::String(raw.to_string()),
         FlagKind::Int => Value::Number(raw.parse::<i64>().map_err(|e| bad(e.to_string()))?.into()),
-        FlagKind::Float => Value::Number(raw.parse::<f64>().map_err(|e| bad(e.to_string()))?.into()),
+        FlagKind::Float => {
+            Value::Number(raw.parse::<f64>().map_err(|e| bad(e.to_string()))?.into())
+        }
         FlagKind::Bool => match raw {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
@@ -235,10 +263,11 @@ pub fn load<T: DeserializeOwned>(args: &ParsedArgs) -> Result<T, ConfigError> {
                 path: path.clone(),
                 source,
             })?;
-            let v: Value = serde_yaml::from_str(&text).map_err(|source| ConfigError::ParseFile {
-                path: path.clone(),
-                source,
-            })?;
+            let v: Value =
+                serde_yaml::from_str(&text).map_err(|source| ConfigError::ParseFile {
+                    path: path.clone(),
+                    source,
+                })?;
             if v.is_null() {
                 Value::Mapping(Mapping::new())
             } else {
@@ -253,7 +282,11 @@ pub fn load<T: DeserializeOwned>(args: &ParsedArgs) -> Result<T, ConfigError> {
     serde_path_to_error::deserialize(root).map_err(|e| {
         let key = e.path().to_string();
         ConfigError::Invalid {
-            key: if key == "." { "(top level)".into() } else { key },
+            key: if key == "." {
+                "(top level)".into()
+            } else {
+                key
+            },
             message: e.into_inner().to_string(),
         }
     })
@@ -291,10 +324,30 @@ mod tests {
 
     fn set() -> FlagSet {
         FlagSet::new(vec![
-            Flag { name: "server.http-listen-port", path: "server.http_listen_port", kind: FlagKind::Int, help: "port" },
-            Flag { name: "server.timeout", path: "server.timeout", kind: FlagKind::Duration, help: "t" },
-            Flag { name: "addresses", path: "addresses", kind: FlagKind::List, help: "a" },
-            Flag { name: "enabled", path: "enabled", kind: FlagKind::Bool, help: "e" },
+            Flag {
+                name: "server.http-listen-port",
+                path: "server.http_listen_port",
+                kind: FlagKind::Int,
+                help: "port",
+            },
+            Flag {
+                name: "server.timeout",
+                path: "server.timeout",
+                kind: FlagKind::Duration,
+                help: "t",
+            },
+            Flag {
+                name: "addresses",
+                path: "addresses",
+                kind: FlagKind::List,
+                help: "a",
+            },
+            Flag {
+                name: "enabled",
+                path: "enabled",
+                kind: FlagKind::Bool,
+                help: "e",
+            },
         ])
     }
 
@@ -306,10 +359,20 @@ mod tests {
     fn flags_override_file_and_defaults_fill_the_rest() {
         let dir = tempdir();
         let f = dir.join("c.yaml");
-        std::fs::write(&f, "server:\n  http_listen_port: 1234\n  http_listen_address: 127.0.0.1\n").expect("write");
+        std::fs::write(
+            &f,
+            "server:\n  http_listen_port: 1234\n  http_listen_address: 127.0.0.1\n",
+        )
+        .expect("write");
         let p = parse_args(
             &set(),
-            args(&[&format!("-config.file={}", f.display()), "-server.http-listen-port=99", "--addresses", "a:1, b:2", "-enabled"]),
+            args(&[
+                &format!("-config.file={}", f.display()),
+                "-server.http-listen-port=99",
+                "--addresses",
+                "a:1, b:2",
+                "-enabled",
+            ]),
         )
         .expect("parse");
         let c: Cfg = load(&p).expect("load");
@@ -325,10 +388,14 @@ mod tests {
         let dir = tempdir();
         let f = dir.join("c.yaml");
         std::fs::write(&f, "server:\n  http_listen_prot: 1\n").expect("write");
-        let p = parse_args(&set(), args(&[&format!("-config.file={}", f.display())])).expect("parse");
+        let p =
+            parse_args(&set(), args(&[&format!("-config.file={}", f.display())])).expect("parse");
         let e = load::<Cfg>(&p).expect_err("unknown key");
         let msg = e.to_string();
-        assert!(msg.contains("server") && msg.contains("http_listen_prot"), "{msg}");
+        assert!(
+            msg.contains("server") && msg.contains("http_listen_prot"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -353,7 +420,11 @@ mod tests {
     }
 
     fn tempdir() -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("strata-config-test-{}-{:?}", std::process::id(), std::thread::current().id()));
+        let d = std::env::temp_dir().join(format!(
+            "strata-config-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
         std::fs::create_dir_all(&d).expect("mkdir");
         d
     }

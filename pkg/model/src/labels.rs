@@ -4,7 +4,9 @@ use std::fmt;
 pub const METRIC_NAME: &str = "__name__";
 
 /// One label pair.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Label {
     /// The label name.
     pub name: String,

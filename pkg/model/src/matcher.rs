@@ -59,7 +59,11 @@ impl PartialEq for Matcher {
 impl Matcher {
     /// Makes a matcher, compiling regexes as Prometheus 3 does: anchored at both ends, with
     /// `.` matching newlines (`^(?s:…)$`).
-    pub fn new(op: MatchOp, name: impl Into<String>, value: impl Into<String>) -> Result<Self, MatcherError> {
+    pub fn new(
+        op: MatchOp,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, MatcherError> {
         let name = name.into();
         let value = value.into();
         let re = match op {
@@ -72,7 +76,12 @@ impl Matcher {
             ),
             _ => None,
         };
-        Ok(Self { name, op, value, re })
+        Ok(Self {
+            name,
+            op,
+            value,
+            re,
+        })
     }
 
     /// An equality matcher, which cannot fail.

@@ -71,11 +71,20 @@ mod tests {
     #[test]
     fn rejects_bad_ids() {
         assert_eq!(TenantId::new(""), Err(TenantIdError::Empty));
-        assert_eq!(TenantId::new(&"x".repeat(151)), Err(TenantIdError::TooLong(151)));
+        assert_eq!(
+            TenantId::new(&"x".repeat(151)),
+            Err(TenantIdError::TooLong(151))
+        );
         assert_eq!(TenantId::new("a/b"), Err(TenantIdError::BadChar('/')));
         assert_eq!(TenantId::new("a b"), Err(TenantIdError::BadChar(' ')));
-        assert!(matches!(TenantId::new("."), Err(TenantIdError::Reserved(_))));
-        assert!(matches!(TenantId::new(".."), Err(TenantIdError::Reserved(_))));
+        assert!(matches!(
+            TenantId::new("."),
+            Err(TenantIdError::Reserved(_))
+        ));
+        assert!(matches!(
+            TenantId::new(".."),
+            Err(TenantIdError::Reserved(_))
+        ));
         assert!(TenantId::new("...").is_ok());
     }
 }

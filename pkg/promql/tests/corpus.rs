@@ -17,7 +17,9 @@ use strata_promql::{Engine, EngineOptions, QueryResult, Value};
 fn corpus_dir() -> std::path::PathBuf {
     match std::env::var_os("STRATA_PROMQL_TESTS") {
         Some(d) => d.into(),
-        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/promql-tests"),
+        None => {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/promql-tests")
+        }
     }
 }
 

@@ -40,10 +40,18 @@ pub struct SelectHints {
 pub trait Querier: Send + Sync {
     /// The series matching every matcher that have samples in `[hints.start, hints.end]`,
     /// sorted by labels, with their chunks overlapping that range.
-    async fn select(&self, hints: &SelectHints, matchers: &[Matcher]) -> Result<Vec<Series>, StorageError>;
+    async fn select(
+        &self,
+        hints: &SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, StorageError>;
 
     /// Sorted, unique label names of series matching `matchers` (all series if empty) in the range.
-    async fn label_names(&self, hints: &SelectHints, matchers: &[Matcher]) -> Result<Vec<String>, StorageError>;
+    async fn label_names(
+        &self,
+        hints: &SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError>;
 
     /// Sorted, unique values of label `name` over series matching `matchers` in the range.
     async fn label_values(

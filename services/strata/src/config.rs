@@ -115,13 +115,21 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         let targets = Target::parse_list(&self.target)?;
         if !["logfmt", "json"].contains(&self.server.log_format.as_str()) {
-            anyhow::bail!("invalid config at server.log_format: {:?} is not logfmt or json", self.server.log_format);
+            anyhow::bail!(
+                "invalid config at server.log_format: {:?} is not logfmt or json",
+                self.server.log_format
+            );
         }
         if !["debug", "info", "warn", "error"].contains(&self.server.log_level.as_str()) {
-            anyhow::bail!("invalid config at server.log_level: {:?} is not debug, info, warn or error", self.server.log_level);
+            anyhow::bail!(
+                "invalid config at server.log_level: {:?} is not debug, info, warn or error",
+                self.server.log_level
+            );
         }
         let runs_ingester = targets.contains(&Target::Ingester);
-        let needs_ingesters = targets.iter().any(|t| matches!(t, Target::Distributor | Target::Querier));
+        let needs_ingesters = targets
+            .iter()
+            .any(|t| matches!(t, Target::Distributor | Target::Querier));
         if needs_ingesters && !runs_ingester && self.ingester_client.addresses.is_empty() {
             anyhow::bail!(
                 "invalid config at ingester_client.addresses: target {:?} needs ingester addresses (-ingester.addresses) when no ingester runs in this process",
@@ -135,7 +143,12 @@ impl Config {
 /// Every flag, bound to its config path. Defaults come from `Config::default()`.
 pub fn flags() -> FlagSet {
     use FlagKind::*;
-    let f = |name, path, kind, help| Flag { name, path, kind, help };
+    let f = |name, path, kind, help| Flag {
+        name,
+        path,
+        kind,
+        help,
+    };
     FlagSet::new(vec![
         f("target", "target", String, "comma-separated components to run: all, distributor, ingester, querier"),
         f("auth.multitenancy-enabled", "multitenancy_enabled", Bool, "require a tenant (X-Scope-OrgID or basic-auth user); when false every request is tenant 'anonymous'"),

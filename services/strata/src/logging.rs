@@ -13,10 +13,16 @@ use tracing_subscriber::EnvFilter;
 /// refines it per crate.
 pub fn init(level: &str, format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // A second init (tests) is harmless: keep the first subscriber.
     let _ = if format == "json" {
-        builder.json().flatten_event(true).with_current_span(true).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init()
     } else {
         builder.event_format(Logfmt).try_init()
     };
@@ -30,12 +36,23 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
         let meta = event.metadata();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        write!(w, "ts={} level={} caller={}", rfc3339_millis(now), meta.level().as_str().to_lowercase(), meta.target())?;
+        write!(
+            w,
+            "ts={} level={} caller={}",
+            rfc3339_millis(now),
+            meta.level().as_str().to_lowercase(),
+            meta.target()
+        )?;
         // Fields of enclosing spans first (tenant, component), then the event's.
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
@@ -78,7 +95,11 @@ impl Visit for LogfmtVisitor {
 }
 
 fn quote(s: &str) -> String {
-    if !s.is_empty() && !s.chars().any(|c| c == ' ' || c == '"' || c == '=' || c.is_control()) {
+    if !s.is_empty()
+        && !s
+            .chars()
+            .any(|c| c == ' ' || c == '"' || c == '=' || c.is_control())
+    {
         s.to_string()
     } else {
         format!("{s:?}")
@@ -114,7 +135,10 @@ mod tests {
 
     #[test]
     fn formats_rfc3339() {
-        assert_eq!(rfc3339_millis(std::time::Duration::from_millis(0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(std::time::Duration::from_millis(0)),
+            "1970-01-01T00:00:00.000Z"
+        );
         assert_eq!(
             rfc3339_millis(std::time::Duration::from_millis(1_700_000_000_123)),
             "2023-11-14T22:13:20.123Z"

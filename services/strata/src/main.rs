@@ -41,10 +41,12 @@ fn main() -> std::process::ExitCode {
         println!("strata, version {VERSION}");
         return std::process::ExitCode::SUCCESS;
     }
-    let cfg: Config = match strata_config::load(&args).map_err(anyhow::Error::from).and_then(|c: Config| {
-        c.validate()?;
-        Ok(c)
-    }) {
+    let cfg: Config = match strata_config::load(&args)
+        .map_err(anyhow::Error::from)
+        .and_then(|c: Config| {
+            c.validate()?;
+            Ok(c)
+        }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -56,7 +58,10 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     logging::init(&cfg.server.log_level, &cfg.server.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: start runtime: {e}");
@@ -88,7 +93,11 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let runs_ingester = targets.contains(&Target::Ingester);
     let mut grpc_listener = if runs_ingester {
         let addr = listen_addr(&cfg.server.grpc_listen_address, cfg.server.grpc_listen_port)?;
-        Some(TcpListener::bind(addr).await.with_context(|| format!("bind gRPC listener on {addr}"))?)
+        Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("bind gRPC listener on {addr}"))?,
+        )
     } else {
         None
     };
@@ -107,7 +116,10 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     for t in &targets {
         match t {
             Target::Ingester => {
-                let ing = Arc::new(strata_ingester::Ingester::new(cfg.ingester.clone(), &mut registry));
+                let ing = Arc::new(strata_ingester::Ingester::new(
+                    cfg.ingester.clone(),
+                    &mut registry,
+                ));
                 let svc = ing.server();
                 let listener = grpc_listener.take_listener()?;
                 let mut rx = shutdown_rx.clone();
@@ -156,10 +168,17 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     let app = app
         .merge(server::ops_router(ops))
-        .layer(axum::middleware::from_fn_with_state(http_metrics, server::track));
+        .layer(axum::middleware::from_fn_with_state(
+            http_metrics,
+            server::track,
+        ));
 
     tokio::spawn(wait_for_signal(shutdown_tx));
-    let grpc = if grpc_task.is_some() { cfg.server.advertised_grpc_address() } else { "none".into() };
+    let grpc = if grpc_task.is_some() {
+        cfg.server.advertised_grpc_address()
+    } else {
+        "none".into()
+    };
     info!(http = %http_addr, grpc = %grpc, "strata is serving");
     let mut rx = shutdown_rx.clone();
     let http = axum::serve(http_listener, app).with_graceful_shutdown(async move {
@@ -195,7 +214,10 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
 /// Resolves the shutdown channel on SIGTERM or SIGINT.
 async fn wait_for_signal(tx: watch::Sender<bool>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         error!("cannot install signal handlers; SIGTERM will not stop strata gracefully");
         return;
     };

@@ -118,7 +118,10 @@ mod tests {
 
     #[test]
     fn parses_targets_in_start_order() {
-        assert_eq!(Target::parse_list("all").expect("valid"), Target::START_ORDER.to_vec());
+        assert_eq!(
+            Target::parse_list("all").expect("valid"),
+            Target::START_ORDER.to_vec()
+        );
         assert_eq!(
             Target::parse_list("querier, ingester").expect("valid"),
             vec![Target::Ingester, Target::Querier]

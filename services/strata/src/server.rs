@@ -94,10 +94,17 @@ pub fn ops_router(state: OpsState) -> Router {
 async fn metrics(State(s): State<OpsState>) -> Response {
     let mut body = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &s.registry.lock()) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, format!("encode metrics: {e}")).into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encode metrics: {e}"),
+        )
+            .into_response();
     }
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         body,
     )
         .into_response()
@@ -107,13 +114,26 @@ async fn ready(State(s): State<OpsState>) -> Response {
     if s.services.all_running() && s.ready_checks.iter().all(|c| c()) {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        let states: Vec<String> = s.services.snapshot().iter().map(|(n, st)| format!("{n}: {st}")).collect();
-        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready\n{}\n", states.join("\n"))).into_response()
+        let states: Vec<String> = s
+            .services
+            .snapshot()
+            .iter()
+            .map(|(n, st)| format!("{n}: {st}"))
+            .collect();
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready\n{}\n", states.join("\n")),
+        )
+            .into_response()
     }
 }
 
 async fn config(State(s): State<OpsState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/yaml; charset=utf-8")], s.config_yaml.as_str().to_string()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/yaml; charset=utf-8")],
+        s.config_yaml.as_str().to_string(),
+    )
+        .into_response()
 }
 
 async fn services(State(s): State<OpsState>) -> Response {
