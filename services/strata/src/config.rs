@@ -142,6 +142,10 @@ impl Config {
 
 /// Every flag, bound to its config path. Defaults come from `Config::default()`.
 pub fn flags() -> FlagSet {
+    FlagSet::new(flag_table())
+}
+
+fn flag_table() -> Vec<Flag> {
     use FlagKind::*;
     let f = |name, path, kind, help| Flag {
         name,
@@ -149,7 +153,7 @@ pub fn flags() -> FlagSet {
         kind,
         help,
     };
-    FlagSet::new(vec![
+    vec![
         f("target", "target", String, "comma-separated components to run: all, distributor, ingester, querier"),
         f("auth.multitenancy-enabled", "multitenancy_enabled", Bool, "require a tenant (X-Scope-OrgID or basic-auth user); when false every request is tenant 'anonymous'"),
         f("data.dir", "data_dir", String, "directory for local state"),
@@ -173,5 +177,65 @@ pub fn flags() -> FlagSet {
         f("querier.timeout", "querier.timeout", Duration, "query timeout"),
         f("querier.max-samples", "querier.max_samples", Int, "most samples one query may load"),
         f("querier.max-concurrent", "querier.max_concurrent", Int, "queries evaluated at once; more wait in a queue"),
-    ])
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_flag_sets_a_key_that_exists() {
+        let defaults = serde_yaml::to_value(Config::default()).expect("default config serialises");
+        for flag in flag_table() {
+            let found = flag
+                .path
+                .split('.')
+                .try_fold(&defaults, |cur, key| cur.get(key));
+            assert!(
+                found.is_some(),
+                "flag -{} sets {} which the config does not have",
+                flag.name,
+                flag.path
+            );
+        }
+    }
+
+    #[test]
+    fn effective_config_round_trips() {
+        // /config prints this YAML; an operator must be able to feed it back.
+        let yaml = serde_yaml::to_string(&Config::default()).expect("serialise");
+        let back: Config = serde_yaml::from_str(&yaml).expect("parse back");
+        assert_eq!(serde_yaml::to_string(&back).expect("serialise"), yaml);
+    }
+
+    #[test]
+    fn validate_names_the_key() {
+        let mut c = Config::default();
+        c.server.log_format = "xml".into();
+        assert!(c
+            .validate()
+            .expect_err("bad format")
+            .to_string()
+            .contains("server.log_format"));
+        let mut c = Config::default();
+        c.target = "querier".into();
+        assert!(c
+            .validate()
+            .expect_err("needs ingesters")
+            .to_string()
+            .contains("ingester_client.addresses"));
+        c.ingester_client.addresses = vec!["ingester-1:9095".into()];
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn advertised_address_defaults_to_loopback_for_wildcards() {
+        let mut s = ServerConfig::default();
+        assert_eq!(s.advertised_grpc_address(), "127.0.0.1:9095");
+        s.grpc_listen_address = "10.0.0.5".into();
+        assert_eq!(s.advertised_grpc_address(), "10.0.0.5:9095");
+        s.advertise_address = "ingester-1:9095".into();
+        assert_eq!(s.advertised_grpc_address(), "ingester-1:9095");
+    }
 }
