@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check and test Strata has, the way CI does: formatting, clippy, the unit and
-# property tests, the PromQL corpus, and the end-to-end tests against real Prometheus and
-# node_exporter (installed here from Debian's packages when missing).
+# Runs every check and test Strata has, the way CI does: formatting, clippy, a time-boxed
+# fuzz run of every parser, the unit and property tests, the PromQL corpus, and the
+# end-to-end tests against real Prometheus, promtool and node_exporter (installed here from
+# Debian's packages when missing).
 #
 #   bash scripts/test.sh
 #
@@ -40,6 +41,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "building strata (the binary the end-to-end tests start)"
 cargo build --locked --bin strata
+
+say "fuzzing each parser for 15 s (fuzz/, libFuzzer on the stable toolchain)"
+bash scripts/fuzz.sh 15
 
 say "running the tests"
 cargo nextest run --workspace --locked --profile ci --no-fail-fast

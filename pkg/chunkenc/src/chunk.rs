@@ -1,5 +1,7 @@
 use bytes::Bytes;
 
+use crate::float_histogram_iter::FloatHistogramIterator;
+use crate::histogram_iter::HistogramIterator;
 use crate::xor::XorIterator;
 
 /// A chunk's encoding, numbered as in Prometheus's chunk files and remote read.
@@ -46,6 +48,14 @@ pub enum ChunkError {
     /// The operation needs another encoding.
     #[error("chunk has encoding {0:?}, expected XOR")]
     NotXor(Encoding),
+    /// The operation needs another encoding.
+    #[error("chunk has encoding {got:?}, expected {expected:?}")]
+    WrongEncoding {
+        /// The chunk's encoding.
+        got: Encoding,
+        /// The encoding the operation needs.
+        expected: Encoding,
+    },
 }
 
 /// An immutable encoded chunk. Cloning shares the bytes.
@@ -84,6 +94,30 @@ impl Chunk {
         match self.encoding {
             Encoding::Xor => Ok(XorIterator::new(&self.data)),
             other => Err(ChunkError::NotXor(other)),
+        }
+    }
+
+    /// Decodes an integer histogram chunk. Check [`HistogramIterator::err`] after the last
+    /// sample.
+    pub fn histogram_iter(&self) -> Result<HistogramIterator<'_>, ChunkError> {
+        match self.encoding {
+            Encoding::Histogram => Ok(HistogramIterator::new(&self.data)),
+            got => Err(ChunkError::WrongEncoding {
+                got,
+                expected: Encoding::Histogram,
+            }),
+        }
+    }
+
+    /// Decodes a float histogram chunk. Check [`FloatHistogramIterator::err`] after the last
+    /// sample.
+    pub fn float_histogram_iter(&self) -> Result<FloatHistogramIterator<'_>, ChunkError> {
+        match self.encoding {
+            Encoding::FloatHistogram => Ok(FloatHistogramIterator::new(&self.data)),
+            got => Err(ChunkError::WrongEncoding {
+                got,
+                expected: Encoding::FloatHistogram,
+            }),
         }
     }
 }

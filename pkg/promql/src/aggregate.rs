@@ -94,6 +94,8 @@ pub(crate) fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, Q
         Val::Vector(v) => v,
         _ => return Err(QueryError::exec("aggregation over a non-vector expression")),
     };
+    // Annotations about the parameter point at it, as in Prometheus.
+    let ppos = a.param.as_ref().map(|p| p.pos()).unwrap_or_default();
     let fparams: Option<Vec<f64>> = match &param {
         Some(Val::Scalar(v)) => Some(v.clone()),
         _ => None,
@@ -104,8 +106,11 @@ pub(crate) fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, Q
             Some(Val::Str(s)) => s.clone(),
             _ => return Err(QueryError::exec("count_values requires a string parameter")),
         };
-        if label.is_empty() {
-            return Err(QueryError::exec(format!("invalid label name {label:?}")));
+        if !crate::functions::valid_label_name(&label) {
+            return Err(QueryError::exec(format!(
+                "invalid label name {}",
+                crate::functions::go_quote(&label)
+            )));
         }
         return count_values(ev, &input, &label, &a.modifier);
     }
@@ -145,39 +150,54 @@ pub(crate) fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, Q
                 return Err(QueryError::exec("Ratio value is NaN"));
             }
             if max > 1.0 {
-                ev.warn(format!(
+                ev.warn(
+                    ppos,
+                    format!(
                     "PromQL warning: ratio value should be between -1 and 1, got {}, capping to 1",
                     fmt_g(max)
-                ));
+                ),
+                );
             }
             if min < -1.0 {
-                ev.warn(format!(
+                ev.warn(
+                    ppos,
+                    format!(
                     "PromQL warning: ratio value should be between -1 and 1, got {}, capping to -1",
                     fmt_g(min)
-                ));
+                ),
+                );
             }
         }
         Agg::Quantile => {
             let ps = fparams.as_deref().unwrap_or(&[]);
             if ps.iter().any(|p| p.is_nan()) {
-                ev.warn(format!(
-                    "PromQL warning: quantile value should be between 0 and 1, got {}",
-                    fmt_g(f64::NAN)
-                ));
+                ev.warn(
+                    ppos,
+                    format!(
+                        "PromQL warning: quantile value should be between 0 and 1, got {}",
+                        fmt_g(f64::NAN)
+                    ),
+                );
             }
             let max = ps.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let min = ps.iter().copied().fold(f64::INFINITY, f64::min);
             if max > 1.0 {
-                ev.warn(format!(
-                    "PromQL warning: quantile value should be between 0 and 1, got {}",
-                    fmt_g(max)
-                ));
+                ev.warn(
+                    ppos,
+                    format!(
+                        "PromQL warning: quantile value should be between 0 and 1, got {}",
+                        fmt_g(max)
+                    ),
+                );
             }
             if min < 0.0 {
-                ev.warn(format!(
-                    "PromQL warning: quantile value should be between 0 and 1, got {}",
-                    fmt_g(min)
-                ));
+                ev.warn(
+                    ppos,
+                    format!(
+                        "PromQL warning: quantile value should be between 0 and 1, got {}",
+                        fmt_g(min)
+                    ),
+                );
             }
         }
         _ => {}

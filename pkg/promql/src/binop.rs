@@ -28,6 +28,10 @@ pub(crate) enum Op {
     And,
     Or,
     Unless,
+    /// `</`: trims a native histogram's buckets above a value.
+    TrimUpper,
+    /// `>/`: trims a native histogram's buckets below a value.
+    TrimLower,
 }
 
 impl Op {
@@ -49,6 +53,8 @@ impl Op {
             "and" => Op::And,
             "or" => Op::Or,
             "unless" => Op::Unless,
+            "</" => Op::TrimUpper,
+            ">/" => Op::TrimLower,
             _ => return None,
         })
     }
@@ -88,6 +94,8 @@ pub(crate) fn apply(op: Op, l: f64, r: f64) -> (f64, bool) {
         Op::Ge => (l, l >= r),
         Op::Le => (l, l <= r),
         Op::And | Op::Or | Op::Unless => (l, false),
+        // Trimming applies to native histograms only; float pairs yield nothing.
+        Op::TrimUpper | Op::TrimLower => (l, false),
     }
 }
 
@@ -112,6 +120,9 @@ pub(crate) fn eval_binary(ev: &Evaluator, b: &BinaryExpr) -> Result<Val, QueryEr
     let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
     let lhs = ev.eval(&b.lhs)?;
     let rhs = ev.eval(&b.rhs)?;
+    if matches!(op, Op::TrimUpper | Op::TrimLower) {
+        return trim_floats(ev, b, &op_str, lhs, rhs);
+    }
     match (lhs, rhs) {
         (Val::Scalar(l), Val::Scalar(r)) => Ok(Val::Scalar(
             l.iter()
@@ -159,6 +170,37 @@ pub(crate) fn eval_binary(ev: &Evaluator, b: &BinaryExpr) -> Result<Val, QueryEr
             "binary operator {op_str:?} is not defined for these operand types"
         ))),
     }
+}
+
+/// The trim operators over floats: Prometheus drops every pair with an info annotation
+/// (they only act on native histograms, which Strata does not store yet), and refuses them
+/// between scalars.
+fn trim_floats(
+    ev: &Evaluator,
+    b: &BinaryExpr,
+    op_str: &str,
+    lhs: Val,
+    rhs: Val,
+) -> Result<Val, QueryError> {
+    let has_samples = |v: &Val| match v {
+        Val::Vector(vs) => vs.iter().any(|s| s.vals.iter().any(|p| p.is_some())),
+        Val::Scalar(_) => true,
+        _ => false,
+    };
+    if let (Val::Scalar(_), Val::Scalar(_)) = (&lhs, &rhs) {
+        return Err(QueryError::exec(format!(
+            "operator {op_str:?} not allowed for Scalar operations"
+        )));
+    }
+    if has_samples(&lhs) && has_samples(&rhs) {
+        ev.info(
+            b.pos,
+            format!(
+                "PromQL info: incompatible sample types encountered for binary operator {op_str:?}: float {op_str} float"
+            ),
+        );
+    }
+    Ok(Val::Vector(Vec::new()))
 }
 
 fn vector_scalar(

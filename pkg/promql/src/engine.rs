@@ -14,6 +14,7 @@ use crate::eval::{
     drop_name, too_many_samples, window, without_stale, Annotations, Collector, Evaluator,
     SelectorData, Val,
 };
+use crate::extended::{between, extend_samples, RangeMode};
 use crate::functions::unparen;
 use crate::plan::{collect, load, PlanParams};
 use crate::value::{QueryResult, RangeSeries, Value, VectorSample};
@@ -115,7 +116,10 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<QueryResult, QueryError> {
-        let expr = Arc::new(promql_parser::parser::parse(query).map_err(QueryError::Parse)?);
+        let mut expr = promql_parser::parser::parse(query).map_err(QueryError::Parse)?;
+        crate::durations::resolve(&mut expr, step, end - start)?;
+        let expr = Arc::new(expr);
+        let text: Arc<str> = Arc::from(query);
         if step > 0 {
             match expr.value_type() {
                 ValueType::Scalar | ValueType::Vector => {}
@@ -155,13 +159,18 @@ impl Engine {
             drop(plans);
             if work > INLINE_WORK_LIMIT {
                 let expr = expr.clone();
+                let text = text.clone();
                 tokio::task::spawn_blocking(move || {
-                    evaluate(&expr, &data, start, end, step, &opts, delayed, deadline)
+                    evaluate(
+                        &expr, &text, &data, start, end, step, &opts, delayed, deadline,
+                    )
                 })
                 .await
                 .map_err(|e| QueryError::Internal(format!("evaluation task failed: {e}")))?
             } else {
-                evaluate(&expr, &data, start, end, step, &opts, delayed, deadline)
+                evaluate(
+                    &expr, &text, &data, start, end, step, &opts, delayed, deadline,
+                )
             }
         };
         match tokio::time::timeout(self.opts.timeout, fut).await {
@@ -175,6 +184,7 @@ impl Engine {
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     expr: &Expr,
+    query: &str,
     data: &SelectorData,
     start: i64,
     end: i64,
@@ -197,6 +207,7 @@ fn evaluate(
         delayed,
         deadline,
         max_samples: opts.max_samples,
+        query,
     };
     let mut val = ev.eval(expr)?;
     if let (true, Val::Vector(vs)) = (delayed, &mut val) {
@@ -285,7 +296,18 @@ fn instant_value(expr: &Expr, val: Val, t: i64) -> Result<Value, QueryError> {
                     } else {
                         (&s.samples[..]).into()
                     };
-                    let w: Vec<Sample> = window(&clean, reft, r.range).to_vec();
+                    let w: Vec<Sample> = match r.mode {
+                        RangeMode::Plain => window(&clean, reft, r.range).to_vec(),
+                        mode => {
+                            let (lo, hi) = mode.bounds(reft - r.range, reft, r.lookback);
+                            extend_samples(
+                                between(&clean, lo, hi),
+                                reft - r.range,
+                                reft,
+                                mode == RangeMode::Smoothed,
+                            )
+                        }
+                    };
                     (!w.is_empty()).then(|| RangeSeries {
                         labels: s.labels.clone(),
                         samples: w,

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use promql_parser::parser::{AtModifier, Expr, Offset, VectorSelector};
+use promql_parser::parser::{AtModifier, Expr, Offset, PosRange, VectorSelector};
 use strata_model::{is_stale_nan, Labels, Sample, METRIC_NAME};
 
 use crate::error::QueryError;
+use crate::extended::{between, smoothed_value, RangeMode};
 
 /// One step's value of a series. Becomes an enum (float or native histogram) later; every
 /// operator goes through this alias, so that change stays local.
@@ -42,6 +43,10 @@ pub(crate) struct RangeVal {
     pub at: Option<i64>,
     /// Whether stale markers may be present (selectors) and must be dropped from windows.
     pub may_have_stale: bool,
+    /// `anchored`/`smoothed` selectors read around the range (see [`crate::extended`]).
+    pub mode: RangeMode,
+    /// The lookback delta the extended modes widen the window by.
+    pub lookback: i64,
 }
 
 /// A node's value over all steps.
@@ -97,6 +102,8 @@ pub(crate) struct Evaluator<'a> {
     pub delayed: bool,
     pub deadline: Instant,
     pub max_samples: usize,
+    /// The query text, for the `(line:col)` suffix of annotations.
+    pub query: &'a str,
 }
 
 /// The default subquery resolution when none is given, as Prometheus's default evaluation interval.
@@ -167,12 +174,25 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    pub fn warn(&self, msg: String) {
+    /// Adds a warning about the node at `pos`, suffixed with its `(line:col)` as Prometheus
+    /// prints annotations.
+    pub fn warn(&self, pos: PosRange, msg: String) {
+        let msg = self.with_pos(pos, msg);
         self.annos.borrow_mut().warn(msg);
     }
 
-    pub fn info(&self, msg: String) {
+    /// Adds an info annotation about the node at `pos` (see [`Evaluator::warn`]).
+    pub fn info(&self, pos: PosRange, msg: String) {
+        let msg = self.with_pos(pos, msg);
         self.annos.borrow_mut().info(msg);
+    }
+
+    fn with_pos(&self, pos: PosRange, msg: String) -> String {
+        if pos.is_known() {
+            format!("{msg} ({})", pos.start_pos_input(self.query))
+        } else {
+            msg
+        }
     }
 
     /// Evaluates `e` at every step, bounding the points any one node may hold.
@@ -232,6 +252,8 @@ impl<'a> Evaluator<'a> {
                     offset: offset_ms(&vs.offset),
                     at: at_ms(&vs.at, self.query_start, self.query_end),
                     may_have_stale: true,
+                    mode: RangeMode::of(vs.anchored, vs.smoothed),
+                    lookback: self.lookback,
                 }))
             }
             Expr::Subquery(sq) => self.eval_subquery(sq),
@@ -265,6 +287,25 @@ impl<'a> Evaluator<'a> {
         let mut out = Vec::with_capacity(data.len());
         let mut total = 0usize;
         for s in data.iter() {
+            if vs.smoothed {
+                // Interpolated between the samples around each step, stale markers dropped.
+                let clean = without_stale(&s.samples);
+                let vals: Vec<Point> = (0..n)
+                    .map(|i| {
+                        let t = self.ref_time(i, offset, at);
+                        smoothed_value(between(&clean, t - self.lookback, t + self.lookback), t)
+                    })
+                    .collect();
+                if vals.iter().any(|p| p.is_some()) {
+                    total += vals.iter().filter(|p| p.is_some()).count();
+                    out.push(StepSeries {
+                        labels: s.labels.clone(),
+                        vals,
+                        drop_name: false,
+                    });
+                }
+                continue;
+            }
             let mut vals = Vec::with_capacity(n);
             let mut any = false;
             // Reference times only grow with the step, so one cursor walks the samples once.
@@ -319,6 +360,7 @@ impl<'a> Evaluator<'a> {
             delayed: self.delayed,
             deadline: self.deadline,
             max_samples: self.max_samples,
+            query: self.query,
         }
     }
 
@@ -386,6 +428,8 @@ impl<'a> Evaluator<'a> {
             offset,
             at,
             may_have_stale: false,
+            mode: RangeMode::Plain,
+            lookback: self.lookback,
         }))
     }
 }

@@ -2,6 +2,7 @@
 //! [`crate::rangefns`], classic `histogram_quantile` in [`crate::histogram`].
 
 use promql_parser::parser::{Call, Expr};
+use promql_parser::util::raw_byte;
 use strata_model::{Labels, LabelsBuilder, MatchOp, METRIC_NAME};
 
 use crate::error::QueryError;
@@ -9,6 +10,41 @@ use crate::eval::{Collector, Evaluator, StepSeries, Val};
 use crate::mathx::{civil_from_days, days_in_month, is_leap};
 
 /// Unwraps parentheses around an argument.
+/// Whether `s` is a valid label name for Prometheus 3 (any non-empty UTF-8): a string
+/// literal with bytes that are not UTF-8 (`"\xff"`) is not.
+pub(crate) fn valid_label_name(s: &str) -> bool {
+    !s.is_empty() && !s.chars().any(|c| raw_byte(c).is_some())
+}
+
+/// `s` as Go prints it with `%s`: raw bytes from `\x` escapes as `\xNN`.
+pub(crate) fn go_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match raw_byte(c) {
+            Some(b) => out.push_str(&format!("\\x{b:02x}")),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` as Go prints it with `%q`.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match (raw_byte(c), c) {
+            (Some(b), _) => out.push_str(&format!("\\x{b:02x}")),
+            (None, '"') => out.push_str("\\\""),
+            (None, '\\') => out.push_str("\\\\"),
+            (None, c) if c.is_control() => out.extend(c.escape_debug()),
+            (None, c) => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 pub(crate) fn unparen(mut e: &Expr) -> &Expr {
     while let Expr::Paren(p) = e {
         e = &p.expr;
@@ -48,7 +84,7 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
         "sort" | "sort_desc" | "sort_by_label" | "sort_by_label_desc"
     ) && ev.start != ev.end
     {
-        ev.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
+        ev.warn(c.pos, "PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
     }
     match name {
         "time" => Ok(Val::Scalar(
@@ -433,9 +469,10 @@ fn label_replace(ev: &Evaluator, args: &[&Expr]) -> Result<Val, QueryError> {
             "invalid regular expression in label_replace(): {re_str}"
         ))
     })?;
-    if dst.is_empty() {
+    if !valid_label_name(&dst) {
         return Err(QueryError::exec(format!(
-            "invalid destination label name in label_replace(): {dst}"
+            "invalid destination label name in label_replace(): {}",
+            go_string(&dst)
         )));
     }
     let v = vector_arg(ev, args[0])?;
@@ -470,15 +507,17 @@ fn label_join(ev: &Evaluator, args: &[&Expr]) -> Result<Val, QueryError> {
         .map(|a| string_arg(a))
         .collect::<Result<_, _>>()?;
     for s in &srcs {
-        if s.is_empty() {
+        if !valid_label_name(s) {
             return Err(QueryError::exec(format!(
-                "invalid source label name in label_join(): {s}"
+                "invalid source label name in label_join(): {}",
+                go_string(s)
             )));
         }
     }
-    if dst.is_empty() {
+    if !valid_label_name(&dst) {
         return Err(QueryError::exec(format!(
-            "invalid destination label name in label_join(): {dst}"
+            "invalid destination label name in label_join(): {}",
+            go_string(&dst)
         )));
     }
     let v = vector_arg(ev, args[0])?;

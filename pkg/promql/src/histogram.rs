@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use promql_parser::parser::Expr;
+use promql_parser::parser::{Expr, PosRange};
 use strata_model::Labels;
 
 use crate::error::QueryError;
@@ -17,7 +17,12 @@ const BUCKET_LABEL: &str = "le";
 pub(crate) fn histogram_quantile(ev: &Evaluator, args: &[&Expr]) -> Result<Val, QueryError> {
     let qs = scalar_arg(ev, args[0])?;
     let input = vector_arg(ev, args[1])?;
-    quantile_over_buckets(ev, &input, &qs, None)
+    let pos = QuantilePos {
+        quantile: args[0].pos(),
+        input: args[1].pos(),
+        monotonicity: args[1].pos(),
+    };
+    quantile_over_buckets(ev, &input, &qs, None, pos)
 }
 
 /// `histogram_quantiles(v, "label", q1, q2, ...)`: one output series per quantile, labelled.
@@ -27,7 +32,12 @@ pub(crate) fn histogram_quantiles(ev: &Evaluator, args: &[&Expr]) -> Result<Val,
     let mut c = Collector::new(ev.n());
     for a in &args[2..] {
         let qs = scalar_arg(ev, a)?;
-        let Val::Vector(out) = quantile_over_buckets(ev, &input, &qs, Some(&label))? else {
+        let pos = QuantilePos {
+            quantile: a.pos(),
+            input: args[0].pos(),
+            monotonicity: args[0].pos(),
+        };
+        let Val::Vector(out) = quantile_over_buckets(ev, &input, &qs, Some(&label), pos)? else {
             continue;
         };
         for s in out {
@@ -42,20 +52,32 @@ pub(crate) fn histogram_quantiles(ev: &Evaluator, args: &[&Expr]) -> Result<Val,
     Ok(Val::Vector(c.finish()))
 }
 
+/// Where the annotations of a bucket quantile point (Prometheus picks a different argument
+/// for each function and annotation).
+struct QuantilePos {
+    quantile: PosRange,
+    input: PosRange,
+    monotonicity: PosRange,
+}
+
 fn quantile_over_buckets(
     ev: &Evaluator,
     input: &[StepSeries],
     qs: &[f64],
     label: Option<&str>,
+    pos: QuantilePos,
 ) -> Result<Val, QueryError> {
     let mut warned_q = false;
     for &q in qs {
         if (q.is_nan() || !(0.0..=1.0).contains(&q)) && !warned_q {
             warned_q = true;
-            ev.warn(format!(
-                "PromQL warning: quantile value should be between 0 and 1, got {}",
-                fmt_g(q)
-            ));
+            ev.warn(
+                pos.quantile,
+                format!(
+                    "PromQL warning: quantile value should be between 0 and 1, got {}",
+                    fmt_g(q)
+                ),
+            );
         }
     }
     // Forced-monotonicity details, merged over all steps as Prometheus merges the annotation.
@@ -66,7 +88,7 @@ fn quantile_over_buckets(
             format_openmetrics_float(qs.first().copied().unwrap_or(f64::NAN)),
         )
     });
-    let out = classic_buckets(ev, input, quantile_label, |i, name, buckets| {
+    let out = classic_buckets(ev, input, pos.input, quantile_label, |i, name, buckets| {
         let q = qs[i];
         let (v, fix) = bucket_quantile(q, buckets);
         if fix.forced_monotonic {
@@ -89,7 +111,7 @@ fn quantile_over_buckets(
         v
     })?;
     for (name, (min_ts, max_ts, min_b, max_b, diff, cnt)) in forced {
-        ev.info(format!(
+        ev.info(pos.monotonicity, format!(
             "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile){}, from buckets {} to {}, with a max diff of {}, over {} samples from {} to {}",
             for_metric_name(&name),
             fmt_g(min_b),
@@ -107,7 +129,7 @@ pub(crate) fn histogram_fraction(ev: &Evaluator, args: &[&Expr]) -> Result<Val, 
     let lo = scalar_arg(ev, args[0])?;
     let hi = scalar_arg(ev, args[1])?;
     let input = vector_arg(ev, args[2])?;
-    classic_buckets(ev, &input, None, |i, _, buckets| {
+    classic_buckets(ev, &input, args[2].pos(), None, |i, _, buckets| {
         bucket_fraction(lo[i], hi[i], buckets)
     })
 }
@@ -117,6 +139,7 @@ pub(crate) fn histogram_fraction(ev: &Evaluator, args: &[&Expr]) -> Result<Val, 
 fn classic_buckets(
     ev: &Evaluator,
     input: &[StepSeries],
+    input_pos: PosRange,
     extra_label: Option<(&str, String)>,
     mut f: impl FnMut(usize, &str, &mut Vec<Bucket>) -> f64,
 ) -> Result<Val, QueryError> {
@@ -167,10 +190,13 @@ fn classic_buckets(
         }
     }
     for (le, name) in bad_le {
-        ev.warn(format!(
+        ev.warn(
+            input_pos,
+            format!(
             "PromQL warning: bucket label \"le\" is missing or has a malformed value of {le:?}{}",
             for_metric_name(&name)
-        ));
+        ),
+        );
     }
     let mut c = Collector::new(n);
     let mut out_idx: Vec<Option<usize>> = vec![None; group_labels.len()];

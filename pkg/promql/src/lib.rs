@@ -13,8 +13,15 @@
 //!
 //! Name removal follows Prometheus's default (operators drop `__name__` as they go);
 //! [`Engine::with_delayed_name_removal`] switches to the `promql-delayed-name-removal`
-//! semantics Prometheus's own test harness uses. Annotations carry Prometheus's messages but
-//! not yet the `(line:col)` position suffix (promql-parser's AST has no positions).
+//! semantics Prometheus's own test harness uses. Annotations carry Prometheus's messages with
+//! the `(line:col)` of the node they concern, from the positions Strata's fork of
+//! `promql-parser` (`pkg/promql-parser`) records.
+//!
+//! Prometheus 3 syntax the fork adds: duration expressions (`[5m+step()]`, `offset (1m*2)`),
+//! folded by the parser when constant and otherwise resolved per query by `durations`
+//! before planning; the `anchored`/`smoothed` range modifiers, evaluated by `extended`
+//! (selectors then load a lookback delta around their range); and the native histogram trim
+//! operators `</` and `>/`, which yield nothing over floats.
 //!
 //! Invariants: range selectors are left-open `(t - range, t]`; instant selectors take the newest
 //! sample in `(t - lookback, t]` unless it is a stale marker; label sets are built once per
@@ -25,9 +32,11 @@
 
 mod aggregate;
 mod binop;
+mod durations;
 mod engine;
 mod error;
 mod eval;
+mod extended;
 mod functions;
 mod histogram;
 mod info;

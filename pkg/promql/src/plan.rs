@@ -13,6 +13,7 @@ use crate::error::QueryError;
 use crate::eval::{
     at_ms, node_key, offset_ms, subquery_range, RawSeries, SelectorData, DEFAULT_SUBQUERY_STEP_MS,
 };
+use crate::extended::RangeMode;
 
 /// One selector to load: its node and the inclusive time range it needs.
 pub(crate) struct SelectorPlan<'a> {
@@ -56,6 +57,8 @@ pub(crate) fn collect<'a>(
             } else {
                 ((end - start) / step.max(1)) as usize + 1
             };
+            // A smoothed selector interpolates towards the next sample, up to a lookback later.
+            let hi = if vs.smoothed { hi + p.lookback } else { hi };
             out.push(SelectorPlan {
                 steps,
                 source: Source::Selector(vs),
@@ -71,12 +74,14 @@ pub(crate) fn collect<'a>(
         Expr::MatrixSelector(ms) => {
             let range = ms.range.as_millis() as i64;
             let (lo, hi) = ref_range(&ms.vs, start, end, p);
+            let mode = RangeMode::of(ms.vs.anchored, ms.vs.smoothed);
+            let (first, last) = mode.bounds(lo - range, hi, p.lookback);
             out.push(SelectorPlan {
                 steps: usize::MAX,
                 source: Source::Selector(&ms.vs),
                 hints: SelectHints {
-                    start: lo - range + 1,
-                    end: hi,
+                    start: first + 1,
+                    end: last,
                     step,
                     range,
                     func: func.map(str::to_string),

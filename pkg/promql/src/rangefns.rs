@@ -6,6 +6,7 @@ use strata_model::{Labels, Sample, METRIC_NAME};
 
 use crate::error::QueryError;
 use crate::eval::{without_stale, Evaluator, StepSeries, Val, SAME_LABELSET};
+use crate::extended::{anchored_samples, between, extended_rate, RangeMode};
 use crate::functions::{absent_labels, scalar_arg, unparen};
 use crate::mathx::{kahan_inc, quantile};
 
@@ -76,6 +77,7 @@ pub(crate) fn eval_range_function(
             )))
         }
     };
+    crate::extended::check_function(name, rv.mode)?;
     let f: WindowFn = match name {
         "rate" => |w, c| Ok(extrapolated_rate(w, c, true, true)),
         "increase" => |w, c| Ok(extrapolated_rate(w, c, true, false)),
@@ -168,6 +170,34 @@ pub(crate) fn eval_range_function(
         let mut last_ref = i64::MIN;
         for (i, val) in vals.iter_mut().enumerate() {
             let reft = ev.ref_time(i, offset, at);
+            if rv.mode != RangeMode::Plain {
+                let (start, end) = (reft - range, reft);
+                let (wlo, whi) = rv.mode.bounds(start, end, rv.lookback);
+                let w = between(&samples, wlo, whi);
+                let smoothed = rv.mode == RangeMode::Smoothed;
+                *val = match name {
+                    "rate" | "increase" | "delta" => {
+                        extended_rate(w, start, end, smoothed, name != "delta", name == "rate")
+                    }
+                    // changes and resets (the only other functions allowed) count from the
+                    // anchor sample.
+                    _ => match anchored_samples(w, start) {
+                        Some(a) => {
+                            let ctx = WindowCtx {
+                                range_start: start,
+                                range_end: end,
+                                range_secs: range as f64 / 1000.0,
+                                eval_ts: ev.ts(i),
+                                params: &step_params,
+                            };
+                            f(a, &ctx)?
+                        }
+                        None => None,
+                    },
+                };
+                any |= val.is_some();
+                continue;
+            }
             if reft < last_ref {
                 lo = 0;
                 hi = 0;
@@ -234,14 +264,17 @@ pub(crate) fn eval_range_function(
             }
         }
         for q in bad {
-            ev.warn(format!(
-                "PromQL warning: quantile value should be between 0 and 1, got {}",
-                crate::mathx::fmt_g(q)
-            ));
+            ev.warn(
+                args[0].pos(),
+                format!(
+                    "PromQL warning: quantile value should be between 0 and 1, got {}",
+                    crate::mathx::fmt_g(q)
+                ),
+            );
         }
     }
     for mn in non_counter {
-        ev.info(format!(
+        ev.info(args[0].pos(), format!(
             "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {mn:?}"
         ));
     }

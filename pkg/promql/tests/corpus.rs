@@ -40,21 +40,17 @@ const TIER1: &[&str] = &[
 ];
 
 /// Cases Strata deliberately skips, with the reason (file stem, line of the `eval`).
-const KNOWN_SKIPS: &[(&str, usize, &str)] = &[(
-    "functions",
-    523,
-    "promql-parser decodes \"\\xff\" as U+00FF instead of an invalid UTF-8 byte, so the label name is valid",
-)];
+const KNOWN_SKIPS: &[(&str, usize, &str)] = &[];
 
 /// Regression floor: total tier-1 evals that must pass.
-const TIER1_FLOOR: usize = 902;
+const TIER1_FLOOR: usize = 903;
 
 /// Regression floor: evals passing over all files (tiers 1-3).
-const TOTAL_FLOOR: usize = 1125;
+const TOTAL_FLOOR: usize = 1272;
 
 /// The same floors with immediate name removal (Strata's and Prometheus's default).
-const TIER1_FLOOR_IMMEDIATE: usize = 896;
-const TOTAL_FLOOR_IMMEDIATE: usize = 1105;
+const TIER1_FLOOR_IMMEDIATE: usize = 897;
+const TOTAL_FLOOR_IMMEDIATE: usize = 1252;
 
 #[derive(Debug, Clone)]
 enum Expect {
@@ -297,33 +293,10 @@ fn parse_eval(lines: &[String], start: usize) -> (EvalCase, usize) {
     (c, i)
 }
 
-/// Strips a trailing annotation position ` (1:5)` from an expected message.
-fn strip_pos(s: &str) -> &str {
-    if let Some(p) = s.rfind(" (") {
-        let tail = &s[p + 2..];
-        if tail.ends_with(')')
-            && tail[..tail.len() - 1]
-                .split(':')
-                .all(|x| x.parse::<u32>().is_ok())
-        {
-            return &s[..p];
-        }
-    }
-    s
-}
-
-/// Strips a trailing position pattern from an expected regex.
-fn strip_pos_regex(s: &str) -> &str {
-    match s.rfind(" \\(") {
-        Some(p) if s.ends_with("\\)") => &s[..p],
-        _ => s,
-    }
-}
-
 fn matches_expect(e: &Expect, actual: &str) -> bool {
     match e {
         Expect::Any => true,
-        Expect::Msg(m) => actual == m || actual == strip_pos(m),
+        Expect::Msg(m) => actual == m,
         Expect::Regex(r) => {
             let r = r.trim_matches('"');
             let ok = |pat: &str| {
@@ -331,7 +304,7 @@ fn matches_expect(e: &Expect, actual: &str) -> bool {
                     .map(|re| re.is_match(actual))
                     .unwrap_or(false)
             };
-            ok(r) || ok(strip_pos_regex(r))
+            ok(r)
         }
     }
 }

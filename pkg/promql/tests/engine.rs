@@ -287,3 +287,89 @@ async fn large_range_query_is_fast() {
     assert_eq!(m[0].samples.len(), 1_000);
     println!("2000 series x 1001 steps sum(rate) took {took:?}");
 }
+
+#[tokio::test]
+async fn annotations_end_with_the_position_of_their_node() {
+    let q = MemQuerier::new();
+    let samples: Vec<Sample> = (0..=20)
+        .map(|i| Sample::new(i * 15_000, i as f64))
+        .collect();
+    q.add(Labels::from_pairs([("__name__", "foo")]), &samples);
+    let r = engine()
+        .instant_query(Arc::new(q), "sum(\n  rate(foo[1m]))", 300_000)
+        .await
+        .expect("query succeeds");
+    assert_eq!(
+        r.infos,
+        vec![
+            "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"foo\" (2:8)"
+                .to_string()
+        ]
+    );
+}
+
+#[tokio::test]
+async fn duration_expressions_resolve_against_the_query_step() {
+    let q = MemQuerier::new();
+    let samples: Vec<Sample> = (0..=100)
+        .map(|i| Sample::new(i * 1_000, i as f64))
+        .collect();
+    q.add(Labels::from_pairs([("__name__", "m")]), &samples);
+    let q: Arc<dyn Querier> = Arc::new(q);
+    let r = engine()
+        .range_query(
+            q.clone(),
+            "count_over_time(m[step()+1ms])",
+            50_000,
+            60_000,
+            10_000,
+        )
+        .await
+        .expect("query succeeds");
+    let Value::Matrix(m) = r.value else {
+        panic!("expected a matrix")
+    };
+    let vals: Vec<f64> = m[0].samples.iter().map(|s| s.v).collect();
+    assert_eq!(vals, vec![11.0, 11.0]);
+
+    let err = engine()
+        .instant_query(q, "count_over_time(m[step()])", 50_000)
+        .await
+        .expect_err("an instant query has no step");
+    assert_eq!(err.error_type(), "bad_data");
+}
+
+#[tokio::test]
+async fn anchored_and_smoothed_ranges_use_boundary_values() {
+    let q = MemQuerier::new();
+    let vals = [1.0, 2.0, 3.0, 4.0, 5.0, 9.0, 10.0, 11.0, 12.0, 13.0];
+    let samples: Vec<Sample> = vals
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Sample::new(i as i64 * 15_000, *v))
+        .collect();
+    q.add(Labels::from_pairs([("__name__", "metric")]), &samples);
+    let q: Arc<dyn Querier> = Arc::new(q);
+    let value = |r: strata_promql::QueryResult| match r.value {
+        Value::Vector(v) => v[0].v,
+        other => panic!("expected a vector, got {other:?}"),
+    };
+    let anchored = engine()
+        .instant_query(q.clone(), "increase(metric[1m] anchored)", 80_000)
+        .await
+        .expect("query succeeds");
+    assert_eq!(value(anchored), 7.0);
+    let smoothed = engine()
+        .instant_query(q.clone(), "increase(metric[1m] smoothed)", 20_000)
+        .await
+        .expect("query succeeds");
+    assert!((value(smoothed) - 4.0 / 3.0).abs() < 1e-9);
+    let err = engine()
+        .instant_query(q, "max_over_time(metric[1m] smoothed)", 20_000)
+        .await
+        .expect_err("max_over_time does not accept smoothed ranges");
+    assert_eq!(
+        err.to_string(),
+        "smoothed modifier can only be used with: delta, increase, rate - not with max_over_time"
+    );
+}

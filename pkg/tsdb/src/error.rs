@@ -50,3 +50,12 @@ pub enum TsdbError {
         name: String,
     },
 }
+
+/// A database operation that touches the disk failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DbError {
+    /// The write-ahead log failed (write, fsync, open, checkpoint). A commit that fails
+    /// with this is not durable and must not be acknowledged.
+    #[error("tsdb: {0}")]
+    Wal(#[from] strata_wal::WalError),
+}

@@ -16,11 +16,12 @@ pub mod metadata;
 pub mod postings;
 pub mod series;
 
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use strata_model::{Labels, Matcher};
+use strata_model::{Labels, Matcher, TenantId};
+use strata_wal::Wal;
 
 use crate::error::TsdbError;
 use appender::HeadAppender;
@@ -40,6 +41,19 @@ pub struct Head {
     /// Highest sample timestamp appended, `i64::MIN` while empty.
     max_time: AtomicI64,
     metadata: MetadataStore,
+    /// Where commits log, for heads of a [`crate::Db`] opened on a directory. Set at
+    /// creation, or right after replay (replay builds heads before the WAL is open).
+    wal: std::sync::OnceLock<HeadWal>,
+}
+
+/// A head's link to the ingester's shared WAL.
+pub(crate) struct HeadWal {
+    pub(crate) wal: Arc<Wal>,
+    /// The tenant's id in WAL records.
+    pub(crate) tenant_ref: u32,
+    pub(crate) tenant: TenantId,
+    /// Set once the tenant record is known to be fsynced.
+    pub(crate) tenant_logged: AtomicBool,
 }
 
 impl Default for Head {
@@ -59,8 +73,41 @@ impl std::fmt::Debug for Head {
 }
 
 impl Head {
-    /// An empty head.
+    /// An empty head that keeps nothing on disk.
     pub fn new() -> Self {
+        Self::build()
+    }
+
+    /// An empty head whose commits are logged to `wal` under `tenant_ref`.
+    /// `tenant_logged` tells whether the tenant record is already durable (replay).
+    pub(crate) fn with_wal(
+        wal: Arc<Wal>,
+        tenant: TenantId,
+        tenant_ref: u32,
+        tenant_logged: bool,
+    ) -> Self {
+        let h = Self::build();
+        h.attach_wal(wal, tenant, tenant_ref, tenant_logged);
+        h
+    }
+
+    /// Links a replayed head to the WAL (once; later calls do nothing).
+    pub(crate) fn attach_wal(
+        &self,
+        wal: Arc<Wal>,
+        tenant: TenantId,
+        tenant_ref: u32,
+        tenant_logged: bool,
+    ) {
+        let _ = self.wal.set(HeadWal {
+            wal,
+            tenant_ref,
+            tenant,
+            tenant_logged: AtomicBool::new(tenant_logged),
+        });
+    }
+
+    fn build() -> Self {
         Self {
             series: StripeSeries::new(),
             postings: RwLock::new(MemPostings::new()),
@@ -69,7 +116,12 @@ impl Head {
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             metadata: MetadataStore::new(),
+            wal: std::sync::OnceLock::new(),
         }
+    }
+
+    pub(crate) fn wal(&self) -> Option<&HeadWal> {
+        self.wal.get()
     }
 
     /// Starts a batch of appends.
@@ -153,6 +205,35 @@ impl Head {
             tracing::trace!(series = %labels, series_ref = s.series_ref().0, "created head series");
         }
         Ok(s)
+    }
+
+    /// Recreates a series from a WAL series record under its logged ref (or finds the series
+    /// with these labels, which may have another ref). Later refs are handed out above it.
+    pub(crate) fn replay_series(
+        &self,
+        r: SeriesRef,
+        labels: &Labels,
+    ) -> Result<Arc<MemSeries>, TsdbError> {
+        if labels.is_empty() {
+            return Err(TsdbError::EmptyLabels);
+        }
+        let hash = labels.stable_hash();
+        let (s, created) = self.series.get_or_create(hash, labels, || {
+            let mut postings = self.postings.write();
+            let interned = postings.add(r, labels);
+            MemSeries::new(r, interned, hash)
+        });
+        if created {
+            self.num_series.fetch_add(1, Ordering::Relaxed);
+        }
+        self.bump_last_ref(r);
+        s.set_wal_logged();
+        Ok(s)
+    }
+
+    /// Makes sure refs handed out later are above `r` (refs seen in the WAL).
+    pub(crate) fn bump_last_ref(&self, r: SeriesRef) {
+        self.last_ref.fetch_max(r.0, Ordering::Relaxed);
     }
 
     /// Sorted refs of the series matching every matcher (every series with no matchers).

@@ -166,7 +166,7 @@ mod tests {
         .expect("valid series");
         app.append(&Labels::from_pairs([("__name__", "other")]), 5000, 1.0)
             .expect("valid series");
-        assert!(app.commit().rejected.is_empty());
+        assert!(app.commit_blocking().expect("commit").rejected.is_empty());
         HeadQuerier::new(head)
     }
 

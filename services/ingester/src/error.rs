@@ -1,10 +1,26 @@
-//! Errors of the ingester's request handling; all are the caller's fault.
+//! Errors of the ingester: bad requests (the caller's fault) and storage failures (ours).
+
+use std::path::PathBuf;
 
 use strata_model::{MatcherError, TenantIdError};
+use strata_tsdb::DbError;
 
-/// A request could not be understood.
+/// A request could not be understood, or storage failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IngesterError {
+    /// The database (WAL replay) could not be opened at start-up.
+    #[error("open ingester database in {}: {source}", dir.display())]
+    Open {
+        /// The WAL directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: DbError,
+    },
+    /// A push could not be made durable (WAL write or fsync failed): nothing of it is
+    /// acknowledged; the client should retry.
+    #[error("push not stored: {0}")]
+    Storage(#[source] DbError),
     /// The tenant id is not valid.
     #[error("invalid tenant id in {op} request: {source}")]
     InvalidTenant {
@@ -24,7 +40,13 @@ pub enum IngesterError {
 
 impl From<IngesterError> for tonic::Status {
     fn from(e: IngesterError) -> Self {
-        tonic::Status::invalid_argument(e.to_string())
+        match e {
+            // Retryable server-side failures: the distributor answers 5xx.
+            IngesterError::Open { .. } | IngesterError::Storage(_) => {
+                tonic::Status::unavailable(e.to_string())
+            }
+            _ => tonic::Status::invalid_argument(e.to_string()),
+        }
     }
 }
 

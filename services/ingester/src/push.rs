@@ -47,10 +47,12 @@ fn message(what: &str, t: i64, series: &dyn std::fmt::Display) -> String {
     format!("{what} (timestamp: {t}, series: {series})")
 }
 
-/// Appends a push to the tenant's head. Valid samples are stored even when others are
-/// refused. `samples_rejected` counts refused float samples, native histograms and
-/// exemplars (the latter two are not stored yet), so it is never below the errors named.
-pub(crate) fn push(
+/// Appends a push to the tenant's head and waits until it is durable in the WAL. Valid
+/// samples are stored even when others are refused. `samples_rejected` counts refused float
+/// samples, native histograms and exemplars (the latter two are not stored yet), so it is
+/// never below the errors named. A WAL failure fails the whole push
+/// ([`IngesterError::Storage`]).
+pub(crate) async fn push(
     db: &Db,
     metrics: &IngesterMetrics,
     req: PushRequest,
@@ -58,11 +60,11 @@ pub(crate) fn push(
     let tenant = TenantId::new(&req.tenant)
         .map_err(|source| IngesterError::InvalidTenant { op: "push", source })?;
     let head = db.get_or_create_head(&tenant);
+    let mut app = head.appender();
     for md in req.metadata {
-        head.metadata().add(convert::metadata_from_proto(md));
+        app.add_metadata(convert::metadata_from_proto(md));
     }
 
-    let mut app = head.appender();
     let mut staged: Vec<Staged> = Vec::new();
     let mut early: Vec<Reported> = Vec::new();
     let mut refused = Refused::default();
@@ -130,7 +132,7 @@ pub(crate) fn push(
         }
     }
 
-    let outcome = app.commit();
+    let outcome = app.commit().await.map_err(IngesterError::Storage)?;
     let mut late: Vec<Reported> = Vec::new();
     for r in &outcome.rejected {
         match r.kind {

@@ -55,7 +55,7 @@ impl Iterator for SeriesBatches {
 #[tonic::async_trait]
 impl IngesterService for Ingester {
     async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
-        let resp = push::push(&self.db, &self.metrics, request.into_inner())?;
+        let resp = push::push(&self.db, &self.metrics, request.into_inner()).await?;
         Ok(Response::new(resp))
     }
 

@@ -154,6 +154,18 @@ fn flag_table() -> Vec<Flag> {
         help,
     };
     vec![
+        f(
+            "ingester.wal-dir",
+            "ingester.wal_dir",
+            String,
+            "directory of the ingester's write-ahead log; empty means <data.dir>/wal",
+        ),
+        f(
+            "ingester.wal-segment-size",
+            "ingester.wal_segment_size",
+            Int,
+            "size at which a WAL segment is cut, in bytes",
+        ),
         f("target", "target", String, "comma-separated components to run: all, distributor, ingester, querier"),
         f("auth.multitenancy-enabled", "multitenancy_enabled", Bool, "require a tenant (X-Scope-OrgID or basic-auth user); when false every request is tenant 'anonymous'"),
         f("data.dir", "data_dir", String, "directory for local state"),
@@ -218,8 +230,10 @@ mod tests {
             .expect_err("bad format")
             .to_string()
             .contains("server.log_format"));
-        let mut c = Config::default();
-        c.target = "querier".into();
+        let mut c = Config {
+            target: "querier".into(),
+            ..Default::default()
+        };
         assert!(c
             .validate()
             .expect_err("needs ingesters")

@@ -116,10 +116,14 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     for t in &targets {
         match t {
             Target::Ingester => {
-                let ing = Arc::new(strata_ingester::Ingester::new(
-                    cfg.ingester.clone(),
-                    &mut registry,
-                ));
+                let ing = Arc::new(
+                    strata_ingester::Ingester::new(
+                        cfg.ingester.clone(),
+                        std::path::Path::new(&cfg.data_dir),
+                        &mut registry,
+                    )
+                    .context("start ingester")?,
+                );
                 let svc = ing.server();
                 let listener = grpc_listener.take_listener()?;
                 let mut rx = shutdown_rx.clone();

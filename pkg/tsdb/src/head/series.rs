@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
@@ -50,6 +50,9 @@ pub struct MemSeries {
     min_time: AtomicI64,
     /// Last sample's timestamp, `i64::MIN` while empty.
     max_time: AtomicI64,
+    /// Set once the series record is known to be fsynced in the WAL, so commits stop
+    /// logging it. Only a successful WAL commit (or replay) sets it.
+    wal_logged: AtomicBool,
     state: Mutex<SeriesState>,
 }
 
@@ -167,7 +170,44 @@ impl MemSeries {
             hash,
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
+            wal_logged: AtomicBool::new(false),
             state: Mutex::new(SeriesState::default()),
+        }
+    }
+
+    /// Tells whether the series record is durable in the WAL.
+    pub(crate) fn wal_logged(&self) -> bool {
+        self.wal_logged.load(Ordering::Acquire)
+    }
+
+    /// Records that the series record is durable in the WAL.
+    pub(crate) fn set_wal_logged(&self) {
+        self.wal_logged.store(true, Ordering::Release);
+    }
+
+    /// Merges samples that replay met out of order (`(t, value bits)`) into the series and
+    /// re-encodes its chunks, so the result is what in-order appends would have built.
+    pub(crate) fn merge_replayed(&self, extra: &[(i64, u64)]) {
+        let mut st = self.state.lock();
+        let mut all: Vec<(i64, u64)> = Vec::new();
+        for c in st.chunks(i64::MIN, i64::MAX) {
+            if let Ok(mut it) = c.chunk.xor_iter() {
+                all.extend(it.by_ref().map(|s| (s.t, s.v.to_bits())));
+            }
+        }
+        all.extend_from_slice(extra);
+        // Every logged sample of a timestamp carries the same value bits (the head accepts
+        // a repeat only when identical), so keeping any one of them is exact.
+        all.sort_by_key(|s| s.0);
+        all.dedup_by_key(|s| s.0);
+        *st = SeriesState::default();
+        for &(t, bits) in &all {
+            // Sorted and unique: every append succeeds.
+            let _ = st.append(t, f64::from_bits(bits));
+        }
+        if let (Some(first), Some(last)) = (all.first(), all.last()) {
+            self.min_time.store(first.0, Ordering::Release);
+            self.max_time.store(last.0, Ordering::Release);
         }
     }
 

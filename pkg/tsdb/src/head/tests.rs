@@ -30,7 +30,7 @@ fn batch_keeps_valid_samples_and_reports_rejected() {
         .expect("valid series");
     app.append_series(&b, [Sample::new(5, 1.0)])
         .expect("valid series");
-    let out = app.commit();
+    let out = app.commit_blocking().expect("commit");
     assert_eq!(out.appended, 3);
     assert!(out.rejected.is_empty());
     assert_eq!(head.num_series(), 2);
@@ -51,7 +51,7 @@ fn batch_keeps_valid_samples_and_reports_rejected() {
     .expect("valid series");
     // index 5: ok for b
     let rb = app.append(&b, 6, 1.0).expect("valid series");
-    let out = app.commit();
+    let out = app.commit_blocking().expect("commit");
     assert_eq!(out.appended, 2);
     assert_eq!(out.unchanged, 1);
     assert_eq!(out.accepted(), 3);
@@ -92,16 +92,16 @@ fn nan_and_stale_retries_are_accepted() {
     let mut app = head.appender();
     app.append_series(&a, [Sample::new(1, f64::NAN), Sample::new(2, STALE_NAN)])
         .expect("valid series");
-    assert_eq!(app.commit().appended, 2);
+    assert_eq!(app.commit_blocking().expect("commit").appended, 2);
     let mut app = head.appender();
     app.append_series(&a, [Sample::new(2, STALE_NAN)])
         .expect("valid series");
-    let out = app.commit();
+    let out = app.commit_blocking().expect("commit");
     assert_eq!((out.appended, out.unchanged, out.rejected.len()), (0, 1, 0));
     // A plain NaN is not the stale marker: a duplicate.
     let mut app = head.appender();
     app.append(&a, 2, f64::NAN).expect("valid series");
-    let out = app.commit();
+    let out = app.commit_blocking().expect("commit");
     assert_eq!(out.rejected.len(), 1);
     assert_eq!(out.rejected[0].kind, SampleRejectKind::DuplicateTimestamp);
     let got = samples(&head, &a);
@@ -123,7 +123,7 @@ fn invalid_label_sets_are_refused() {
         1.0,
     );
     assert!(matches!(r, Err(TsdbError::EmptyLabelValue { .. })));
-    assert_eq!(app.commit().appended, 0);
+    assert_eq!(app.commit_blocking().expect("commit").appended, 0);
     assert_eq!(head.num_series(), 0);
 }
 
@@ -146,7 +146,7 @@ fn head_cuts_chunks() {
     let mut app = head.appender();
     app.append_series(&a, (0..300).map(|i| Sample::new(i * 15_000, i as f64)))
         .expect("valid series");
-    assert_eq!(app.commit().appended, 300);
+    assert_eq!(app.commit_blocking().expect("commit").appended, 300);
     let s = head.series_by_labels(&a).expect("series");
     let chunks = s.chunks(i64::MIN, i64::MAX);
     // 300 samples at 15s span 75 minutes, within one 2h window: cut on count only.
@@ -166,7 +166,7 @@ fn select_by_matchers() {
     }
     app.append(&lbl(&[("__name__", "down")]), 100, 1.0)
         .expect("valid series");
-    app.commit();
+    app.commit_blocking().expect("commit");
     let m = |op, n: &str, v: &str| Matcher::new(op, n, v).expect("valid matcher");
     let names = |ms: &[Matcher], mint, maxt| -> Vec<String> {
         let mut v: Vec<String> = head
@@ -219,7 +219,7 @@ fn concurrent_appends_are_all_stored() {
                     }
                     app.append(&Labels::from_pairs([("shared", "1")]), step, 0.0)
                         .expect("valid series");
-                    let out = app.commit();
+                    let out = app.commit_blocking().expect("commit");
                     assert_eq!(out.appended + out.unchanged + out.rejected.len(), 11);
                     assert!(out.appended >= 10);
                 }
@@ -249,7 +249,7 @@ fn label_strings_are_interned() {
     let b = lbl(&[("__name__", "up"), ("job", "db")]);
     app.append(&a, 1, 1.0).expect("valid series");
     app.append(&b, 1, 1.0).expect("valid series");
-    app.commit();
+    app.commit_blocking().expect("commit");
     let sa = head.series_by_labels(&a).expect("a");
     let sb = head.series_by_labels(&b).expect("b");
     let pa: Vec<(&str, &str)> = sa.label_pairs().collect();

@@ -1,0 +1,98 @@
+//! What a WAL checkpoint keeps: tenant records, the series records of series still in a
+//! head (once each), samples at or after the truncation time, and the latest metadata per
+//! metric family. Undecodable records are dropped (they would be skipped at replay anyway).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use strata_wal::Compactor;
+
+use crate::head::metadata::MetricMetadata;
+use crate::head::Head;
+use crate::record::{self, decode, Record, SeriesRecords};
+
+/// Compacts the head's records for [`strata_wal::Wal::checkpoint`].
+pub(crate) struct HeadCompactor {
+    heads: HashMap<u32, Arc<Head>>,
+    mint: i64,
+    tenants: HashSet<u32>,
+    series: HashSet<(u32, u64)>,
+    metadata: BTreeMap<(u32, String), MetricMetadata>,
+}
+
+impl HeadCompactor {
+    /// Keeps what `heads` (by WAL tenant id) still hold, samples from `mint` on.
+    pub(crate) fn new(heads: HashMap<u32, Arc<Head>>, mint: i64) -> Self {
+        Self {
+            heads,
+            mint,
+            tenants: HashSet::new(),
+            series: HashSet::new(),
+            metadata: BTreeMap::new(),
+        }
+    }
+}
+
+impl Compactor for HeadCompactor {
+    fn record(&mut self, rec: &[u8], out: &mut Vec<Vec<u8>>) {
+        let Ok(rec) = decode(rec) else {
+            return;
+        };
+        match rec {
+            Record::Tenants(list) => {
+                let new: Vec<(u32, &str)> = list
+                    .iter()
+                    .filter(|(id, _)| self.tenants.insert(*id))
+                    .map(|(id, n)| (*id, n.as_str()))
+                    .collect();
+                if !new.is_empty() {
+                    out.push(record::tenants_record(&new));
+                }
+            }
+            Record::Series { tenant, series } => {
+                let Some(head) = self.heads.get(&tenant) else {
+                    // A tenant whose head is gone (or never attached): nothing to keep.
+                    return;
+                };
+                let mut sr = SeriesRecords::new(tenant);
+                for (r, labels) in &series {
+                    if head.series_by_labels(labels).is_some() && self.series.insert((tenant, *r)) {
+                        sr.add(
+                            *r,
+                            labels.iter().map(|l| (l.name.as_str(), l.value.as_str())),
+                        );
+                    }
+                }
+                sr.finish(out);
+            }
+            Record::Samples { tenant, samples } => {
+                if !self.heads.contains_key(&tenant) {
+                    return;
+                }
+                let kept: Vec<record::RefSample> =
+                    samples.into_iter().filter(|s| s.t >= self.mint).collect();
+                if !kept.is_empty() {
+                    record::samples_records(tenant, &kept, out);
+                }
+            }
+            Record::Metadata { tenant, entries } => {
+                for md in entries {
+                    self.metadata
+                        .insert((tenant, md.metric_family_name.clone()), md);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Vec<u8>>) {
+        let mut by_tenant: BTreeMap<u32, Vec<MetricMetadata>> = BTreeMap::new();
+        for ((t, _), md) in std::mem::take(&mut self.metadata) {
+            by_tenant.entry(t).or_default().push(md);
+        }
+        for (t, mds) in by_tenant {
+            for chunk in mds.chunks(1024) {
+                out.push(record::metadata_record(t, chunk));
+            }
+        }
+    }
+}
