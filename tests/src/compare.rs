@@ -288,6 +288,98 @@ pub fn check_topk(
     Ok(agree)
 }
 
+/// The largest `|a-b| / max(|a|,|b|)` over finite values at the same labels and time: how
+/// close the tolerated values come to the tolerance.
+pub fn max_rel_diff(want: &QueryData, got: &QueryData) -> f64 {
+    let g = per_step(got);
+    let mut max = 0.0f64;
+    for (t, w) in per_step(want) {
+        let Some(gs) = g.get(&t) else { continue };
+        for (labels, a) in &w {
+            if let Some((_, b)) = gs.iter().find(|(l, _)| l == labels) {
+                if a.is_finite() && b.is_finite() && a != b {
+                    max = max.max((a - b).abs() / a.abs().max(b.abs()));
+                }
+            }
+        }
+    }
+    max
+}
+
+/// The answer without `__name__` on any series.
+pub fn drop_name(d: &QueryData) -> QueryData {
+    let mut d = d.clone();
+    match &mut d {
+        QueryData::Vector(v) => v.iter_mut().for_each(|s| {
+            s.labels.remove("__name__");
+        }),
+        QueryData::Matrix(m) => m.iter_mut().for_each(|s| {
+            s.labels.remove("__name__");
+        }),
+        QueryData::Scalar(_) | QueryData::String(..) => {}
+    }
+    d
+}
+
+/// For `sort`/`sort_desc`: the value sequence of an instant vector must be the same (ties may
+/// swap series, not values).
+pub fn same_order(want: &QueryData, got: &QueryData, rel_tol: f64) -> Result<(), String> {
+    if let (QueryData::Vector(w), QueryData::Vector(g)) = (want, got) {
+        let wv: Vec<f64> = w.iter().map(|s| s.point.v).collect();
+        let gv: Vec<f64> = g.iter().map(|s| s.point.v).collect();
+        let same = wv.len() == gv.len()
+            && wv
+                .iter()
+                .zip(&gv)
+                .all(|(a, b)| value_match(*a, *b, rel_tol) != ValueMatch::Different);
+        if !same {
+            return Err(format!("order differs: {wv:?} vs {gv:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// Per step, the same multiset of values (labels not compared: ties may pick any series).
+pub fn values_per_step(
+    want: &QueryData,
+    got: &QueryData,
+    rel_tol: f64,
+) -> Result<Agreement, String> {
+    if want.result_type() != got.result_type() {
+        return Err(format!(
+            "result type {} vs {}",
+            want.result_type(),
+            got.result_type()
+        ));
+    }
+    let w = per_step(want);
+    let g = per_step(got);
+    let mut agree = Agreement::default();
+    let steps: std::collections::BTreeSet<_> = w.keys().chain(g.keys()).copied().collect();
+    for t in steps {
+        let mut wv: Vec<f64> = w
+            .get(&t)
+            .map_or(vec![], |v| v.iter().map(|x| x.1).collect());
+        let mut gv: Vec<f64> = g
+            .get(&t)
+            .map_or(vec![], |v| v.iter().map(|x| x.1).collect());
+        wv.sort_by(f64::total_cmp);
+        gv.sort_by(f64::total_cmp);
+        if wv.len() != gv.len() {
+            return Err(format!("@{t}: values {wv:?} vs {gv:?}"));
+        }
+        for (a, b) in wv.iter().zip(&gv) {
+            agree.values += 1;
+            match value_match(*a, *b, rel_tol) {
+                ValueMatch::Exact => agree.exact += 1,
+                ValueMatch::Close => agree.within_tolerance += 1,
+                ValueMatch::Different => return Err(format!("@{t}: values {wv:?} vs {gv:?}")),
+            }
+        }
+    }
+    Ok(agree)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,5 +446,27 @@ mod tests {
         assert!(check_topk(2, &want, &wrong, &inner, 0.0).is_err());
         let lying = vec(&[("a", 5.0), ("d", 1.0)]);
         assert!(check_topk(2, &want, &lying, &inner, 0.0).is_err());
+    }
+
+    #[test]
+    fn order_multisets_names_and_relative_differences() {
+        let a = vec(&[("a", 1.0), ("b", 2.0)]);
+        let swapped_tie = vec(&[("b", 1.0), ("a", 2.0)]);
+        assert!(same_order(&a, &swapped_tie, 0.0).is_ok());
+        assert!(same_order(&a, &vec(&[("b", 2.0), ("a", 1.0)]), 0.0).is_err());
+        let agree = values_per_step(&a, &swapped_tie, 0.0).expect("same values");
+        assert_eq!(agree.values, 2);
+        assert!(values_per_step(&a, &vec(&[("a", 1.0), ("b", 3.0)]), 0.0).is_err());
+        assert!(values_per_step(&a, &vec(&[("a", 1.0)]), 0.0).is_err());
+
+        let named = QueryData::Vector(vec![InstantSample {
+            labels: ls(&[("__name__", "m"), ("x", "a")]),
+            point: Point { t: 1000, v: 1.0 },
+        }]);
+        assert_eq!(drop_name(&named), vec(&[("a", 1.0)]));
+
+        assert_eq!(max_rel_diff(&a, &a), 0.0);
+        let d = max_rel_diff(&a, &vec(&[("a", 1.0), ("b", 2.0 + 2e-12)]));
+        assert!((d - 1e-12).abs() < 1e-15, "{d}");
     }
 }

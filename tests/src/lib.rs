@@ -12,6 +12,7 @@
 //! - [`remote_read`]: remote read requests, SAMPLES and STREAMED_XOR_CHUNKS responses.
 //! - [`compare`]: compares two parsed answers (exact, or within a relative tolerance).
 //! - [`fixtures`]: builders for write requests, valid and deliberately broken.
+//! - [`synthetic`]: a deterministic data set for PromQL comparisons across versions.
 //! - [`wait`]: polls a predicate until a deadline; tests never sleep to synchronise.
 //! - [`e2e`]: wraps a test body so a failure prints the servers' log tails.
 //!
@@ -27,6 +28,7 @@ pub mod peers;
 pub mod process;
 pub mod remote_read;
 pub mod strata;
+pub mod synthetic;
 pub mod wait;
 pub mod write;
 

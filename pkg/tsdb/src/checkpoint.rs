@@ -1,5 +1,6 @@
 //! What a WAL checkpoint keeps: tenant records, the series records of series still in a
-//! head (once each), samples at or after the truncation time, and the latest metadata per
+//! head (once each), samples at or after the truncation time (the later of the caller's and
+//! each head's minimum valid time, before which data lives in blocks), and the latest metadata per
 //! metric family. Undecodable records are dropped (they would be skipped at replay anyway).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -66,11 +67,13 @@ impl Compactor for HeadCompactor {
                 sr.finish(out);
             }
             Record::Samples { tenant, samples } => {
-                if !self.heads.contains_key(&tenant) {
+                let Some(head) = self.heads.get(&tenant) else {
                     return;
-                }
+                };
+                // Samples before the head's minimum valid time are in blocks already.
+                let mint = self.mint.max(head.min_valid_time());
                 let kept: Vec<record::RefSample> =
-                    samples.into_iter().filter(|s| s.t >= self.mint).collect();
+                    samples.into_iter().filter(|s| s.t >= mint).collect();
                 if !kept.is_empty() {
                     record::samples_records(tenant, &kept, out);
                 }

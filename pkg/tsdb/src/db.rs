@@ -10,7 +10,9 @@ use parking_lot::RwLock;
 use strata_model::TenantId;
 use strata_wal::{CheckpointStats, Wal, WalObserver, WalOptions};
 
+use crate::blocks::{BlockLoadStats, TenantBlocks};
 use crate::checkpoint::HeadCompactor;
+use crate::db_querier::DbQuerier;
 use crate::error::DbError;
 use crate::head::Head;
 use crate::replay::{ReplayStats, Replayer};
@@ -45,6 +47,13 @@ pub struct Db {
     /// The next tenant id for WAL records; taken under the `heads` write lock.
     next_tenant_ref: AtomicU32,
     replay: ReplayStats,
+    /// `<dir>/tsdb`, holding `<tenant>/<ULID>/` blocks; `None` in memory.
+    blocks_dir: Option<PathBuf>,
+    /// Each tenant's open blocks, sorted by ULID (creation order).
+    blocks: RwLock<TenantBlocks>,
+    block_load: BlockLoadStats,
+    /// Serialises head compactions.
+    compaction: parking_lot::Mutex<()>,
 }
 
 impl Db {
@@ -53,11 +62,23 @@ impl Db {
         Self::default()
     }
 
-    /// Opens a database on `dir`: replays the WAL (checkpoint, then segments; damage is
-    /// repaired as `strata_wal` describes and counted in [`Db::replay_stats`]), rebuilding
-    /// every tenant's head, then logs every later commit to it.
+    /// Opens a database on `dir`: opens every tenant's blocks under `<dir>/tsdb/<tenant>/`
+    /// (removing `.tmp-for-creation` leftovers; a block that fails to open is moved to
+    /// `<dir>/tsdb/<tenant>/quarantine/`, counted in [`Db::block_load_stats`], and the rest
+    /// are served), replays the WAL (checkpoint, then segments; damage is repaired as
+    /// `strata_wal` describes and counted in [`Db::replay_stats`]), rebuilding every
+    /// tenant's head, then logs every later commit to it.
     pub fn open(dir: &Path, opts: DbOptions) -> Result<Self, DbError> {
         let start = Instant::now();
+        let blocks_dir = dir.join("tsdb");
+        let (blocks, block_load) = crate::blocks::load(&blocks_dir)?;
+        tracing::info!(
+            dir = %blocks_dir.display(),
+            loaded = block_load.loaded,
+            quarantined = block_load.quarantined,
+            tmp_removed = block_load.tmp_removed,
+            "tsdb: blocks opened"
+        );
         let wal_dir = opts.wal_dir.clone().unwrap_or_else(|| dir.join("wal"));
         let wal_opts = WalOptions {
             segment_size: if opts.wal_segment_size == 0 {
@@ -99,7 +120,57 @@ impl Db {
             wal: Some(wal),
             next_tenant_ref: AtomicU32::new(next),
             replay: stats,
+            blocks_dir: Some(blocks_dir),
+            blocks: RwLock::new(blocks),
+            block_load,
+            compaction: parking_lot::Mutex::new(()),
         })
+    }
+
+    /// What opening the blocks found (all zero for an in-memory database).
+    pub fn block_load_stats(&self) -> &BlockLoadStats {
+        &self.block_load
+    }
+
+    /// The root of the blocks, `<dir>/tsdb`, for a database opened on disk.
+    pub fn blocks_dir(&self) -> Option<PathBuf> {
+        self.blocks_dir.clone()
+    }
+
+    /// The tenant's open blocks, oldest first.
+    pub fn blocks(&self, tenant: &TenantId) -> Vec<Arc<strata_block::Block>> {
+        self.blocks.read().get(tenant).cloned().unwrap_or_default()
+    }
+
+    pub(crate) fn add_blocks(&self, tenant: &TenantId, new: Vec<Arc<strata_block::Block>>) {
+        if new.is_empty() {
+            return;
+        }
+        let mut all = self.blocks.write();
+        let list = all.entry(tenant.clone()).or_default();
+        list.extend(new);
+        list.sort_by_key(|b| b.ulid());
+    }
+
+    pub(crate) fn compaction_lock(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.compaction.lock()
+    }
+
+    /// A querier over the tenant's head and its blocks overlapping `[mint, maxt]`; empty
+    /// when the tenant has neither.
+    pub fn querier(&self, tenant: &TenantId, mint: i64, maxt: i64) -> DbQuerier {
+        let blocks = self
+            .blocks
+            .read()
+            .get(tenant)
+            .map(|l| {
+                l.iter()
+                    .filter(|b| b.overlaps(mint, maxt))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        DbQuerier::new(self.head(tenant), blocks)
     }
 
     /// What replay found at open (all zero for an in-memory database).
@@ -139,7 +210,7 @@ impl Db {
         Arc::clone(h)
     }
 
-    /// Tenants with a head, sorted.
+    /// Tenants with a head, sorted (tenants with only blocks are not listed).
     pub fn tenants(&self) -> Vec<TenantId> {
         let mut t: Vec<TenantId> = self.heads.read().keys().cloned().collect();
         t.sort();

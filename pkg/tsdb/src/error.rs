@@ -9,6 +9,9 @@ pub enum SampleRejectKind {
     OutOfOrder,
     /// The timestamp equals the series' last timestamp but the value bits differ.
     DuplicateTimestamp,
+    /// The timestamp is before the head's minimum valid time: that range has been cut into
+    /// blocks already (Prometheus's "out of bounds").
+    TooOld,
 }
 
 impl SampleRejectKind {
@@ -17,6 +20,7 @@ impl SampleRejectKind {
         match self {
             SampleRejectKind::OutOfOrder => "out of order sample",
             SampleRejectKind::DuplicateTimestamp => "duplicate sample for timestamp",
+            SampleRejectKind::TooOld => "out of bounds",
         }
     }
 
@@ -25,6 +29,7 @@ impl SampleRejectKind {
         match self {
             SampleRejectKind::OutOfOrder => "sample_out_of_order",
             SampleRejectKind::DuplicateTimestamp => "sample_duplicate_timestamp",
+            SampleRejectKind::TooOld => "sample_out_of_bounds",
         }
     }
 }
@@ -58,4 +63,41 @@ pub enum DbError {
     /// with this is not durable and must not be acknowledged.
     #[error("tsdb: {0}")]
     Wal(#[from] strata_wal::WalError),
+    /// Writing, opening or listing blocks failed.
+    #[error("tsdb: {op}: {source}")]
+    Block {
+        /// What was being done ("write block for tenant t", "list blocks", ...).
+        op: String,
+        /// Why (shared: block errors hold `io::Error`s, which do not clone).
+        #[source]
+        source: std::sync::Arc<strata_block::BlockError>,
+    },
+    /// A file system operation on the block directories failed.
+    #[error("tsdb: {op} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
+}
+
+impl DbError {
+    pub(crate) fn block(op: impl Into<String>, e: strata_block::BlockError) -> Self {
+        DbError::Block {
+            op: op.into(),
+            source: std::sync::Arc::new(e),
+        }
+    }
+
+    pub(crate) fn io(op: &'static str, path: &std::path::Path, e: std::io::Error) -> Self {
+        DbError::Io {
+            op,
+            path: path.to_path_buf(),
+            source: std::sync::Arc::new(e),
+        }
+    }
 }

@@ -40,6 +40,9 @@ pub struct Head {
     min_time: AtomicI64,
     /// Highest sample timestamp appended, `i64::MIN` while empty.
     max_time: AtomicI64,
+    /// Samples before this are refused ([`crate::SampleRejectKind::TooOld`]): their range
+    /// has been (or is being) written to blocks. `i64::MIN` until the first cut.
+    min_valid_time: AtomicI64,
     metadata: MetadataStore,
     /// Where commits log, for heads of a [`crate::Db`] opened on a directory. Set at
     /// creation, or right after replay (replay builds heads before the WAL is open).
@@ -115,6 +118,7 @@ impl Head {
             num_series: AtomicUsize::new(0),
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
+            min_valid_time: AtomicI64::new(i64::MIN),
             metadata: MetadataStore::new(),
             wal: std::sync::OnceLock::new(),
         }
@@ -144,6 +148,72 @@ impl Head {
     pub fn max_time(&self) -> Option<i64> {
         let t = self.max_time.load(Ordering::Acquire);
         (t != i64::MIN).then_some(t)
+    }
+
+    /// Samples before this time are refused as too old (`i64::MIN` until blocks are cut).
+    pub fn min_valid_time(&self) -> i64 {
+        self.min_valid_time.load(Ordering::Acquire)
+    }
+
+    /// Raises the minimum valid time to `t` (never lowers it). Head compaction calls this
+    /// before collecting chunks, so no sample below `t` can be appended after collection.
+    pub(crate) fn raise_min_valid_time(&self, t: i64) {
+        self.min_valid_time.fetch_max(t, Ordering::AcqRel);
+    }
+
+    /// Every series' chunks whose samples all lie before `t`, as `(labels, chunks)` sorted by
+    /// labels; a series' open chunk ending before `t` is closed first. Series without such
+    /// chunks are left out. Call after [`Head::raise_min_valid_time`]`(t)`.
+    pub(crate) fn chunks_before(&self, t: i64) -> Vec<(Labels, Vec<strata_storage::ChunkMeta>)> {
+        let refs = self.postings_for_matchers(&[]);
+        let mut out = Vec::new();
+        for r in refs {
+            let Some(s) = self.series.get_by_ref(r) else {
+                continue;
+            };
+            let chunks = {
+                let mut st = s.lock();
+                st.close_open_before(t);
+                st.closed_before(t)
+            };
+            if !chunks.is_empty() {
+                out.push((s.labels(), chunks));
+            }
+        }
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Drops every closed chunk whose samples all lie before `t` (they are in blocks now)
+    /// and removes series left without samples from the maps and the postings index.
+    /// Returns `(chunks dropped, series removed)`.
+    pub(crate) fn truncate_before(&self, t: i64) -> (usize, usize) {
+        let (mut chunks, mut removed) = (0, 0);
+        for r in self.postings_for_matchers(&[]) {
+            let Some(s) = self.series.get_by_ref(r) else {
+                continue;
+            };
+            let empty = {
+                let mut st = s.lock();
+                chunks += st.drop_closed_before(t);
+                s.set_min_time(st.first_timestamp());
+                let empty = st.is_empty();
+                if empty {
+                    // Appenders holding the series see this under its lock and re-resolve.
+                    st.mark_deleted();
+                }
+                empty
+            };
+            if empty {
+                self.postings.write().delete(r, s.label_pairs());
+                self.series.remove(&s);
+                self.num_series.fetch_sub(1, Ordering::Relaxed);
+                removed += 1;
+            }
+        }
+        // Every sample from now on is at or after the minimum valid time, itself ≥ `t`.
+        self.min_time.fetch_max(t, Ordering::AcqRel);
+        (chunks, removed)
     }
 
     /// Tells whether every sample in the head lies within `[mint, maxt]`, so time filtering

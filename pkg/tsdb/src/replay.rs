@@ -176,7 +176,9 @@ impl Replayer {
                                     .samples
                                     .push((s.t, s.v.to_bits()));
                             }
-                            Err(SampleRejectKind::DuplicateTimestamp) => {
+                            Err(
+                                SampleRejectKind::DuplicateTimestamp | SampleRejectKind::TooOld,
+                            ) => {
                                 // Cannot come from a head (a repeat is logged only when
                                 // identical); keep the first value, as the head did.
                                 self.stats.bad_records += 1;

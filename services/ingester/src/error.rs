@@ -21,6 +21,15 @@ pub enum IngesterError {
     /// acknowledged; the client should retry.
     #[error("push not stored: {0}")]
     Storage(#[source] DbError),
+    /// A read failed: a block could not be read (corrupt chunk, I/O error).
+    #[error("query failed: {0}")]
+    Query(#[from] strata_storage::StorageError),
+    /// Cutting heads into blocks failed.
+    #[error("cut blocks: {0}")]
+    Flush(#[source] DbError),
+    /// The blocking task cutting blocks did not finish (it panicked or was cancelled).
+    #[error("cut blocks: task failed: {0}")]
+    FlushTask(String),
     /// The tenant id is not valid.
     #[error("invalid tenant id in {op} request: {source}")]
     InvalidTenant {
@@ -45,6 +54,13 @@ impl From<IngesterError> for tonic::Status {
             IngesterError::Open { .. } | IngesterError::Storage(_) => {
                 tonic::Status::unavailable(e.to_string())
             }
+            IngesterError::Query(strata_storage::StorageError::BadRequest(_)) => {
+                tonic::Status::invalid_argument(e.to_string())
+            }
+            IngesterError::Query(strata_storage::StorageError::Unavailable(_))
+            | IngesterError::Flush(_)
+            | IngesterError::FlushTask(_) => tonic::Status::unavailable(e.to_string()),
+            IngesterError::Query(_) => tonic::Status::internal(e.to_string()),
             _ => tonic::Status::invalid_argument(e.to_string()),
         }
     }

@@ -5,7 +5,7 @@
 //!   distributor ──Push──► Ingester::push ─► Db (tenant → Head) ─► HeadAppender::commit
 //!                          (answers only once the WAL group commit holding it is fsynced)
 //!   querier ──QueryStream / LabelNames / LabelValues / Series / MetricsMetadata──►
-//!            HeadQuerier over the tenant's head ─► batches of ChunkedSeries (XOR chunks)
+//!            DbQuerier over the tenant's head and blocks ─► batches of ChunkedSeries
 //! ```
 //!
 //! Key types: [`Ingester`] (the service; build its tonic server with [`Ingester::server`]),
@@ -21,8 +21,14 @@
 //! A push is acknowledged only after its samples are fsynced; a WAL failure fails the push
 //! with `UNAVAILABLE` (the distributor answers 5xx).
 //!
+//! Blocks: each tenant's blocks live in `<data_dir>/tsdb/<tenant>/<ULID>/` (Mimir's layout),
+//! opened at start-up (unreadable ones quarantined, `strata_ingester_blocks_quarantined_total`).
+//! Queries read head and blocks merged. A background task (every `block_cut_interval`) cuts
+//! old 2-hour ranges of the heads into blocks, truncates the heads and checkpoints the WAL;
+//! [`Ingester::flush`] (HTTP `POST /ingester/flush`) cuts everything now.
+//!
 //! Not yet: native histograms and exemplars (refused as unsupported), limits (series per
-//! tenant, …), head compaction into blocks (and so WAL checkpoints, which come with it).
+//! tenant, …), block retention and shipping.
 
 pub mod convert;
 mod error;
@@ -31,11 +37,14 @@ pub mod push;
 mod service;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use strata_model::TenantId;
 use strata_proto::ingester::ingester_server::IngesterServer;
-use strata_tsdb::{Db, DbOptions};
+use strata_tsdb::{CompactStats, Db, DbOptions};
 
 pub use error::{IngesterError, LabelsError};
 pub use metrics::{FailureLabels, IngesterMetrics, TenantLabels, WalMetrics};
@@ -53,6 +62,10 @@ pub struct IngesterConfig {
     pub wal_dir: String,
     /// Largest WAL segment file, in bytes; a positive multiple of 32 KiB.
     pub wal_segment_size: u64,
+    /// How often the heads are checked for 2-hour ranges old enough to cut into blocks
+    /// (a Prometheus duration string in YAML, default `1m`; `0s` disables the check).
+    #[serde(with = "strata_config::duration")]
+    pub block_cut_interval: Duration,
 }
 
 impl Default for IngesterConfig {
@@ -62,6 +75,7 @@ impl Default for IngesterConfig {
             max_recv_message_size_bytes: 100 << 20,
             wal_dir: String::new(),
             wal_segment_size: 128 << 20,
+            block_cut_interval: Duration::from_secs(60),
         }
     }
 }
@@ -82,6 +96,8 @@ pub struct Ingester {
     cfg: IngesterConfig,
     db: Db,
     metrics: IngesterMetrics,
+    /// Set once the background block cutter is running.
+    cutter_started: AtomicBool,
 }
 
 impl Ingester {
@@ -101,6 +117,9 @@ impl Ingester {
             wal_observer: Some(Arc::new(metrics.wal.clone())),
         };
         let db = Db::open(data_dir, opts).map_err(|source| IngesterError::Open { dir, source })?;
+        metrics
+            .blocks_quarantined
+            .inc_by(db.block_load_stats().quarantined);
         let st = db.replay_stats();
         metrics.wal.replay_records.inc_by(st.records);
         metrics.wal.corruptions.inc_by(st.corruptions);
@@ -112,11 +131,19 @@ impl Ingester {
                 })
                 .set(n as i64);
         }
-        Ok(Self { cfg, db, metrics })
+        Ok(Self {
+            cfg,
+            db,
+            metrics,
+            cutter_started: AtomicBool::new(false),
+        })
     }
 
-    /// The tonic service for this ingester, to add to a `tonic::transport::Server`.
+    /// The tonic service for this ingester, to add to a `tonic::transport::Server`. The
+    /// first call also starts the background block cutter (see
+    /// [`Ingester::start_block_cutter`]); it must run inside a tokio runtime.
     pub fn server(self: &Arc<Self>) -> IngesterServer<Ingester> {
+        self.start_block_cutter();
         IngesterServer::from_arc(Arc::clone(self))
             .max_decoding_message_size(self.cfg.max_recv_message_size_bytes)
             .max_encoding_message_size(usize::MAX)
@@ -132,7 +159,84 @@ impl Ingester {
     pub fn db(&self) -> &Db {
         &self.db
     }
+
+    /// Starts (once) the task that every `block_cut_interval` cuts the 2-hour ranges old
+    /// enough (ended 1.5 ranges before a head's newest sample) into blocks, truncates the
+    /// heads and checkpoints the WAL. File work runs in `spawn_blocking`. The task ends when
+    /// the ingester is dropped. Needs a tokio runtime.
+    pub fn start_block_cutter(self: &Arc<Self>) {
+        let every = self.cfg.block_cut_interval;
+        if every.is_zero() || self.cutter_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(ing) = weak.upgrade() else {
+                    return;
+                };
+                if let Err(e) = ing.cut_blocks(false).await {
+                    tracing::error!(error = %e, "ingester: background block cut failed");
+                }
+            }
+        });
+    }
+
+    /// Cuts everything in every tenant's head into blocks now (Mimir's `/ingester/flush`),
+    /// truncates the heads and checkpoints the WAL; returns once done.
+    pub async fn flush(self: &Arc<Self>) -> Result<Vec<(TenantId, CompactStats)>, IngesterError> {
+        self.cut_blocks(true).await
+    }
+
+    async fn cut_blocks(
+        self: &Arc<Self>,
+        all: bool,
+    ) -> Result<Vec<(TenantId, CompactStats)>, IngesterError> {
+        let ing = Arc::clone(self);
+        let res = tokio::task::spawn_blocking(move || {
+            if all {
+                ing.db.flush_all()
+            } else {
+                ing.db.compact_all()
+            }
+        })
+        .await;
+        let res = match res {
+            Ok(r) => r,
+            Err(e) => {
+                self.metrics.block_cut_failures.inc();
+                tracing::error!(error = %e, "ingester: block cut task panicked");
+                return Err(IngesterError::FlushTask(e.to_string()));
+            }
+        };
+        match res {
+            Ok(stats) => {
+                for (tenant, st) in &stats {
+                    self.metrics.blocks_cut.inc_by(st.blocks.len() as u64);
+                    if let Some(h) = self.db.head(tenant) {
+                        self.metrics
+                            .memory_series
+                            .get_or_create(&TenantLabels {
+                                tenant: tenant.to_string(),
+                            })
+                            .set(h.num_series() as i64);
+                    }
+                }
+                Ok(stats)
+            }
+            Err(e) => {
+                self.metrics.block_cut_failures.inc();
+                Err(IngesterError::Flush(e))
+            }
+        }
+    }
 }
 
+#[cfg(test)]
+mod block_tests;
 #[cfg(test)]
 mod tests;

@@ -20,6 +20,7 @@ pub struct FailureLabels {
     /// The tenant id.
     pub tenant: String,
     /// Why the samples were refused (`sample_out_of_order`, `sample_duplicate_timestamp`,
+    /// `sample_out_of_bounds`,
     /// `native_histogram_unsupported`, `exemplar_unsupported`, `invalid_labels`).
     pub reason: String,
 }
@@ -35,6 +36,13 @@ pub struct IngesterMetrics {
     pub ingested_samples_failures: Family<FailureLabels, Counter>,
     /// `strata_ingester_queries_total`: read RPCs served (query stream, labels, series, metadata).
     pub queries: Counter,
+    /// `strata_ingester_blocks_quarantined_total`: blocks that failed to open at start-up and
+    /// were moved to `<tenant>/quarantine/`.
+    pub blocks_quarantined: Counter,
+    /// `strata_ingester_blocks_cut_total`: blocks written from heads.
+    pub blocks_cut: Counter,
+    /// `strata_ingester_block_cut_failures_total`: head compactions that failed.
+    pub block_cut_failures: Counter,
     /// The WAL's metrics.
     pub wal: WalMetrics,
 }
@@ -109,6 +117,21 @@ impl IngesterMetrics {
             "strata_ingester_queries",
             "Read requests served by the ingester.",
             m.queries.clone(),
+        );
+        registry.register(
+            "strata_ingester_blocks_quarantined",
+            "Blocks that failed to open at start-up and were moved to quarantine.",
+            m.blocks_quarantined.clone(),
+        );
+        registry.register(
+            "strata_ingester_blocks_cut",
+            "Blocks written from tenants' heads.",
+            m.blocks_cut.clone(),
+        );
+        registry.register(
+            "strata_ingester_block_cut_failures",
+            "Head compactions (block cuts) that failed.",
+            m.block_cut_failures.clone(),
         );
         registry.register(
             "strata_ingester_wal_fsyncs",

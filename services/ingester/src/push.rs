@@ -32,6 +32,7 @@ struct Staged {
 struct Refused {
     out_of_order: u64,
     duplicate: u64,
+    too_old: u64,
     histograms: u64,
     exemplars: u64,
     invalid: u64,
@@ -39,7 +40,12 @@ struct Refused {
 
 impl Refused {
     fn total(&self) -> u64 {
-        self.out_of_order + self.duplicate + self.histograms + self.exemplars + self.invalid
+        self.out_of_order
+            + self.duplicate
+            + self.too_old
+            + self.histograms
+            + self.exemplars
+            + self.invalid
     }
 }
 
@@ -138,6 +144,7 @@ pub(crate) async fn push(
         match r.kind {
             SampleRejectKind::OutOfOrder => refused.out_of_order += 1,
             SampleRejectKind::DuplicateTimestamp => refused.duplicate += 1,
+            SampleRejectKind::TooOld => refused.too_old += 1,
         }
         if late.len() < MAX_REPORTED_ERRORS {
             // `staged` is sorted by start; the last series starting at or before the index
@@ -154,6 +161,7 @@ pub(crate) async fn push(
                 kind: match r.kind {
                     SampleRejectKind::OutOfOrder => SampleErrorKind::OutOfOrder,
                     SampleRejectKind::DuplicateTimestamp => SampleErrorKind::DuplicateTimestamp,
+                    SampleRejectKind::TooOld => SampleErrorKind::TooOld,
                 },
                 message: match head.series(r.series) {
                     Some(series) => message(r.kind.message(), r.t, &series.labels()),
@@ -187,6 +195,7 @@ pub(crate) async fn push(
         SampleRejectKind::DuplicateTimestamp.reason(),
         refused.duplicate,
     );
+    metrics.fail(t, SampleRejectKind::TooOld.reason(), refused.too_old);
     metrics.fail(t, "native_histogram_unsupported", refused.histograms);
     metrics.fail(t, "exemplar_unsupported", refused.exemplars);
     metrics.fail(t, "invalid_labels", refused.invalid);

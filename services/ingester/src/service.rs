@@ -1,5 +1,5 @@
-//! The tonic `Ingester` service: decodes requests, runs them on the tenant's head, encodes
-//! the answers.
+//! The tonic `Ingester` service: decodes requests, runs them on the tenant's head and blocks
+//! ([`strata_tsdb::DbQuerier`]), encodes the answers.
 
 use strata_model::TenantId;
 use strata_proto::ingester::ingester_server::Ingester as IngesterService;
@@ -9,8 +9,8 @@ use strata_proto::ingester::{
     QueryStreamResponse, SeriesRequest, SeriesResponse,
 };
 use strata_proto::prometheus as pb;
-use strata_storage::Series;
-use strata_tsdb::HeadQuerier;
+use strata_storage::{Series, StorageError};
+use strata_tsdb::DbQuerier;
 use tonic::{Request, Response, Status};
 
 use crate::error::IngesterError;
@@ -30,6 +30,24 @@ fn truncate<T>(mut v: Vec<T>, lim: i64) -> Vec<T> {
         v.truncate(n);
     }
     v
+}
+
+/// Runs a read: inline when only the head is involved (memory only), in `spawn_blocking`
+/// when blocks are, since block reads are file reads.
+async fn read<T: Send + 'static>(
+    q: &DbQuerier,
+    f: impl FnOnce(&DbQuerier) -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, IngesterError> {
+    if !q.has_blocks() {
+        return f(q).map_err(IngesterError::Query);
+    }
+    let q = q.clone();
+    match tokio::task::spawn_blocking(move || f(&q)).await {
+        Ok(r) => r.map_err(IngesterError::Query),
+        Err(e) => Err(IngesterError::Query(StorageError::Unavailable(format!(
+            "block read task failed: {e}"
+        )))),
+    }
 }
 
 /// Cuts selected series into stream messages lazily, so only one batch is encoded at a time.
@@ -69,10 +87,9 @@ impl IngesterService for Ingester {
         let req = request.into_inner();
         let tenant = tenant("query_stream", &req.tenant)?;
         let matchers = convert::matchers_from_proto(&req.matchers)?;
-        let series = match self.db.head(&tenant) {
-            Some(h) => HeadQuerier::new(h).select_series(req.start_ms, req.end_ms, &matchers),
-            None => Vec::new(),
-        };
+        let q = self.db.querier(&tenant, req.start_ms, req.end_ms);
+        let (start, end) = (req.start_ms, req.end_ms);
+        let series = read(&q, move |q| q.select_series(start, end, &matchers)).await?;
         tracing::debug!(tenant = %tenant, series = series.len(), "query stream");
         Ok(Response::new(tokio_stream::iter(SeriesBatches {
             series: series.into_iter(),
@@ -88,10 +105,9 @@ impl IngesterService for Ingester {
         let req = request.into_inner();
         let tenant = tenant("label_names", &req.tenant)?;
         let matchers = convert::matchers_from_proto(&req.matchers)?;
-        let names = match self.db.head(&tenant) {
-            Some(h) => HeadQuerier::new(h).label_names_sync(req.start_ms, req.end_ms, &matchers),
-            None => Vec::new(),
-        };
+        let q = self.db.querier(&tenant, req.start_ms, req.end_ms);
+        let (start, end) = (req.start_ms, req.end_ms);
+        let names = read(&q, move |q| q.label_names_sync(start, end, &matchers)).await?;
         Ok(Response::new(LabelNamesResponse {
             names: truncate(names, req.limit),
         }))
@@ -105,15 +121,12 @@ impl IngesterService for Ingester {
         let req = request.into_inner();
         let tenant = tenant("label_values", &req.tenant)?;
         let matchers = convert::matchers_from_proto(&req.matchers)?;
-        let values = match self.db.head(&tenant) {
-            Some(h) => HeadQuerier::new(h).label_values_sync(
-                &req.name,
-                req.start_ms,
-                req.end_ms,
-                &matchers,
-            ),
-            None => Vec::new(),
-        };
+        let q = self.db.querier(&tenant, req.start_ms, req.end_ms);
+        let (start, end, name) = (req.start_ms, req.end_ms, req.name);
+        let values = read(&q, move |q| {
+            q.label_values_sync(&name, start, end, &matchers)
+        })
+        .await?;
         Ok(Response::new(LabelValuesResponse {
             values: truncate(values, req.limit),
         }))
@@ -131,10 +144,9 @@ impl IngesterService for Ingester {
             .iter()
             .map(|s| convert::matchers_from_proto(&s.matchers))
             .collect::<Result<Vec<_>, _>>()?;
-        let series = match self.db.head(&tenant) {
-            Some(h) => HeadQuerier::new(h).series_labels(req.start_ms, req.end_ms, &sets),
-            None => Vec::new(),
-        };
+        let q = self.db.querier(&tenant, req.start_ms, req.end_ms);
+        let (start, end) = (req.start_ms, req.end_ms);
+        let series = read(&q, move |q| q.series_labels(start, end, &sets)).await?;
         Ok(Response::new(SeriesResponse {
             series: truncate(series, req.limit)
                 .iter()

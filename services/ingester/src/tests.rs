@@ -18,12 +18,12 @@ use tonic::transport::Channel;
 
 use super::*;
 
-struct Fixture {
-    client: IngesterClient<Channel>,
-    registry: Registry,
-    ingester: Arc<Ingester>,
+pub(crate) struct Fixture {
+    pub(crate) client: IngesterClient<Channel>,
+    pub(crate) registry: Registry,
+    pub(crate) ingester: Arc<Ingester>,
     /// Holds the data dir for the ingester's lifetime.
-    _dir: tempfile::TempDir,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
 async fn start() -> Fixture {
@@ -31,7 +31,7 @@ async fn start() -> Fixture {
     start_in(dir).await
 }
 
-async fn start_in(dir: tempfile::TempDir) -> Fixture {
+pub(crate) async fn start_in(dir: tempfile::TempDir) -> Fixture {
     let mut registry = Registry::default();
     let ingester = Arc::new(
         Ingester::new(IngesterConfig::default(), dir.path(), &mut registry).expect("open ingester"),
@@ -69,7 +69,7 @@ fn labels(pairs: &[(&str, &str)]) -> Vec<pb::Label> {
         .collect()
 }
 
-fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> pb::TimeSeries {
+pub(crate) fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> pb::TimeSeries {
     pb::TimeSeries {
         labels: labels(pairs),
         samples: samples
@@ -83,7 +83,7 @@ fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> pb::TimeSeries {
     }
 }
 
-fn eq(name: &str, value: &str) -> pb::LabelMatcher {
+pub(crate) fn eq(name: &str, value: &str) -> pb::LabelMatcher {
     pb::LabelMatcher {
         r#type: pb::label_matcher::Type::Eq as i32,
         name: name.into(),
@@ -91,7 +91,7 @@ fn eq(name: &str, value: &str) -> pb::LabelMatcher {
     }
 }
 
-fn decode(c: &pb::Chunk) -> Vec<(i64, u64)> {
+pub(crate) fn decode(c: &pb::Chunk) -> Vec<(i64, u64)> {
     assert_eq!(c.r#type, pb::chunk::Encoding::Xor as i32);
     let chunk = Chunk::new(Encoding::Xor, Bytes::from(c.data.clone())).expect("chunk header");
     let mut it = chunk.xor_iter().expect("xor");
@@ -102,7 +102,7 @@ fn decode(c: &pb::Chunk) -> Vec<(i64, u64)> {
     out
 }
 
-fn metrics_text(r: &Registry) -> String {
+pub(crate) fn metrics_text(r: &Registry) -> String {
     let mut s = String::new();
     prometheus_client::encoding::text::encode(&mut s, r).expect("encode metrics");
     s

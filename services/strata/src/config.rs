@@ -161,6 +161,12 @@ fn flag_table() -> Vec<Flag> {
             "directory of the ingester's write-ahead log; empty means <data.dir>/wal",
         ),
         f(
+            "ingester.block-cut-interval",
+            "ingester.block_cut_interval",
+            Duration,
+            "how often the head is checked for 2-hour ranges old enough to cut into blocks; 0s disables",
+        ),
+        f(
             "ingester.wal-segment-size",
             "ingester.wal_segment_size",
             Int,

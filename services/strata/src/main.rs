@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use axum::response::IntoResponse as _;
 use parking_lot::Mutex;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -138,6 +139,24 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 }));
                 let ing2 = ing.clone();
                 ready_checks.push(Box::new(move || ing2.is_ready()));
+                // Mimir's flush endpoint: cut every tenant's head into blocks now.
+                let ing3 = ing.clone();
+                app = app.route(
+                    "/ingester/flush",
+                    axum::routing::post(move || {
+                        let ing = ing3.clone();
+                        async move {
+                            match ing.flush().await {
+                                Ok(_) => axum::http::StatusCode::NO_CONTENT.into_response(),
+                                Err(e) => {
+                                    error!(error = %e, "ingester flush failed");
+                                    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                                        .into_response()
+                                }
+                            }
+                        }
+                    }),
+                );
             }
             Target::Distributor => {
                 let d = strata_distributor::Distributor::new(

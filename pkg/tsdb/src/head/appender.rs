@@ -199,39 +199,70 @@ impl<'a> HeadAppender<'a> {
         let mut new_series: Vec<Arc<MemSeries>> = Vec::new();
         let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
         let mut start = 0;
-        for (series, end) in &self.runs {
-            if wal.is_some() && !series.wal_logged() {
-                new_series.push(Arc::clone(series));
-            }
-            let r = series.series_ref().0;
-            let mut st = series.lock();
-            for (i, s) in self.samples[start..*end].iter().enumerate() {
-                match series.append_locked(&mut st, s.t, s.v) {
-                    Ok(res) => {
-                        if res == AppendResult::Appended {
-                            out.appended += 1;
-                            mint = mint.min(s.t);
-                            maxt = maxt.max(s.t);
-                        } else {
-                            out.unchanged += 1;
-                        }
-                        if wal.is_some() {
-                            logged.push(RefSample {
-                                series_ref: r,
-                                t: s.t,
-                                v: s.v,
-                            });
-                        }
+        for (staged, end) in &self.runs {
+            // Head truncation may have removed the series since staging: append to the
+            // series now holding these labels (created again if need be).
+            let mut series = Arc::clone(staged);
+            loop {
+                let mut st = series.lock();
+                if st.is_deleted() {
+                    drop(st);
+                    let next = self
+                        .head
+                        .get_or_create_series(&series.labels())
+                        .expect("labels of a staged series were valid when it was created");
+                    if next.series_ref() == series.series_ref() {
+                        // Truncation is between marking and unlinking it: let it finish.
+                        std::thread::yield_now();
                     }
-                    Err(kind) => out.rejected.push(RejectedSample {
-                        index: start + i,
-                        series: series.series_ref(),
-                        t: s.t,
-                        kind,
-                    }),
+                    series = next;
+                    continue;
                 }
+                if wal.is_some() && !series.wal_logged() {
+                    new_series.push(Arc::clone(&series));
+                }
+                let r = series.series_ref().0;
+                // Read under the series lock: truncation raises it before it collects a series'
+                // chunks under that lock, so nothing below it is appended after collection.
+                let min_valid = self.head.min_valid_time();
+                for (i, s) in self.samples[start..*end].iter().enumerate() {
+                    if s.t < min_valid {
+                        out.rejected.push(RejectedSample {
+                            index: start + i,
+                            series: series.series_ref(),
+                            t: s.t,
+                            kind: SampleRejectKind::TooOld,
+                        });
+                        continue;
+                    }
+                    match series.append_locked(&mut st, s.t, s.v) {
+                        Ok(res) => {
+                            if res == AppendResult::Appended {
+                                out.appended += 1;
+                                mint = mint.min(s.t);
+                                maxt = maxt.max(s.t);
+                            } else {
+                                out.unchanged += 1;
+                            }
+                            if wal.is_some() {
+                                logged.push(RefSample {
+                                    series_ref: r,
+                                    t: s.t,
+                                    v: s.v,
+                                });
+                            }
+                        }
+                        Err(kind) => out.rejected.push(RejectedSample {
+                            index: start + i,
+                            series: series.series_ref(),
+                            t: s.t,
+                            kind,
+                        }),
+                    }
+                }
+                drop(st);
+                break;
             }
-            drop(st);
             start = *end;
         }
         if out.appended > 0 {

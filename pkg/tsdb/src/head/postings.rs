@@ -68,6 +68,34 @@ impl MemPostings {
         interned.into_boxed_slice()
     }
 
+    /// Removes series `r` from the lists of its labels, dropping lists, values and names
+    /// left empty (head truncation).
+    pub fn delete<'a>(
+        &mut self,
+        r: SeriesRef,
+        labels: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
+        for (name, value) in labels {
+            let Some(values) = self.m.get_mut(name) else {
+                continue;
+            };
+            if let Some(list) = values.get_mut(value) {
+                if let Ok(i) = list.binary_search(&r) {
+                    list.remove(i);
+                }
+                if list.is_empty() {
+                    values.remove(value);
+                }
+            }
+            if values.is_empty() {
+                self.m.remove(name);
+            }
+        }
+        if let Ok(i) = self.all.binary_search(&r) {
+            self.all.remove(i);
+        }
+    }
+
     /// Every indexed series, sorted.
     pub fn all(&self) -> &[SeriesRef] {
         &self.all

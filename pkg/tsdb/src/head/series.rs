@@ -63,6 +63,9 @@ pub struct SeriesState {
     open: Option<OpenChunk>,
     /// Last sample's timestamp and value bits, `None` while empty.
     last: Option<(i64, u64)>,
+    /// Set when head truncation removed the series from the head's maps: appenders that
+    /// still hold it must find or create the series again.
+    deleted: bool,
 }
 
 #[derive(Debug)]
@@ -150,6 +153,65 @@ impl SeriesState {
         out
     }
 
+    /// Closes the open chunk if all its samples are before `t`, so that appends from now on
+    /// start a new chunk and the closed ones before `t` can be written to a block whole.
+    pub(crate) fn close_open_before(&mut self, t: i64) {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.app.num_samples() > 0 && o.app.max_time() < t)
+        {
+            if let Some(o) = self.open.take() {
+                let max_time = o.app.max_time();
+                self.closed.push(ChunkMeta {
+                    min_time: o.min_time,
+                    max_time,
+                    chunk: o.app.into_chunk(),
+                });
+            }
+        }
+    }
+
+    /// The closed chunks whose samples all lie before `t`, oldest first.
+    pub(crate) fn closed_before(&self, t: i64) -> Vec<ChunkMeta> {
+        self.closed
+            .iter()
+            .filter(|c| c.max_time < t)
+            .cloned()
+            .collect()
+    }
+
+    /// Drops the closed chunks whose samples all lie before `t`; returns how many.
+    pub(crate) fn drop_closed_before(&mut self, t: i64) -> usize {
+        let n = self.closed.len();
+        self.closed.retain(|c| c.max_time >= t);
+        n - self.closed.len()
+    }
+
+    /// Tells whether the series holds no sample at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.closed.is_empty() && self.open.as_ref().is_none_or(|o| o.app.num_samples() == 0)
+    }
+
+    /// The first sample's timestamp still held, if any.
+    pub(crate) fn first_timestamp(&self) -> Option<i64> {
+        match (self.closed.first(), &self.open) {
+            (Some(c), _) => Some(c.min_time),
+            (None, Some(o)) if o.app.num_samples() > 0 => Some(o.min_time),
+            _ => None,
+        }
+    }
+
+    /// Tells whether head truncation removed the series from the head.
+    pub(crate) fn is_deleted(&self) -> bool {
+        self.deleted
+    }
+
+    /// Marks the series as removed from the head (see [`SeriesState::is_deleted`]).
+    pub(crate) fn mark_deleted(&mut self) {
+        self.deleted = true;
+    }
+
     /// The number of chunks, open one included.
     pub fn num_chunks(&self) -> usize {
         self.closed.len() + usize::from(self.open.as_ref().is_some_and(|o| o.app.num_samples() > 0))
@@ -200,7 +262,9 @@ impl MemSeries {
         // a repeat only when identical), so keeping any one of them is exact.
         all.sort_by_key(|s| s.0);
         all.dedup_by_key(|s| s.0);
+        let deleted = st.deleted;
         *st = SeriesState::default();
+        st.deleted = deleted;
         for &(t, bits) in &all {
             // Sorted and unique: every append succeeds.
             let _ = st.append(t, f64::from_bits(bits));
@@ -297,6 +361,12 @@ impl MemSeries {
     /// The chunks overlapping `[mint, maxt]`.
     pub fn chunks(&self, mint: i64, maxt: i64) -> Vec<ChunkMeta> {
         self.state.lock().chunks(mint, maxt)
+    }
+
+    /// Resets the lock-free first timestamp after truncation (`None`: the series is empty).
+    pub(crate) fn set_min_time(&self, t: Option<i64>) {
+        self.min_time
+            .store(t.unwrap_or(i64::MAX), Ordering::Release);
     }
 }
 
@@ -427,6 +497,36 @@ impl StripeSeries {
             .write()
             .insert(s.series_ref.0, Arc::clone(&s));
         (s, true)
+    }
+
+    /// Removes the series from both maps (head truncation); it must be marked deleted first.
+    pub(crate) fn remove(&self, s: &MemSeries) {
+        {
+            let mut guard = self.hash_stripe(s.hash).write();
+            let stripe = &mut *guard;
+            if let Some(u) = stripe.unique.get(&s.hash) {
+                if u.series_ref == s.series_ref {
+                    stripe.unique.remove(&s.hash);
+                    // Promote a colliding series so lookups by hash still find it.
+                    if let Some(list) = stripe.conflicts.get_mut(&s.hash) {
+                        if let Some(next) = list.pop() {
+                            stripe.unique.insert(s.hash, next);
+                        }
+                        if list.is_empty() {
+                            stripe.conflicts.remove(&s.hash);
+                        }
+                    }
+                } else if let Some(list) = stripe.conflicts.get_mut(&s.hash) {
+                    list.retain(|c| c.series_ref != s.series_ref);
+                    if list.is_empty() {
+                        stripe.conflicts.remove(&s.hash);
+                    }
+                }
+            }
+        }
+        self.ref_stripe(s.series_ref)
+            .write()
+            .remove(&s.series_ref.0);
     }
 }
 
