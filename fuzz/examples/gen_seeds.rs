@@ -49,6 +49,13 @@ fn generate() -> std::io::Result<()> {
     write(&root, "remote_read", remote_read_seeds())?;
     write(&root, "xor_chunk", xor_chunk_seeds())?;
     write(&root, "promql_parse", promql_seeds())?;
+    write(&root, "exposition_text", exposition_text_seeds())?;
+    write(
+        &root,
+        "exposition_openmetrics",
+        exposition_openmetrics_seeds(),
+    )?;
+    write(&root, "relabel", relabel_seeds())?;
     Ok(())
 }
 
@@ -302,4 +309,63 @@ fn promql_seeds() -> Vec<(&'static str, Vec<u8>)> {
     .into_iter()
     .map(|(n, s)| (n, s.as_bytes().to_vec()))
     .collect()
+}
+
+fn exposition_text_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "summary",
+            b"# HELP rpc_seconds RPC latency \\ in \\n seconds.\n# TYPE rpc_seconds summary\n\
+rpc_seconds{quantile=\"0.5\"} 4.5e-05\nrpc_seconds_sum 1.5\nrpc_seconds_count 3 1700000000000\n"
+                .to_vec(),
+        ),
+        (
+            "escapes_spacing",
+            b"# free comment\n\n  up { job = \"a\\\"b\\n\" instance=\"x\",} +Inf\nnan NaN\n"
+                .to_vec(),
+        ),
+    ]
+}
+
+fn exposition_openmetrics_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "counter_exemplar",
+            b"# TYPE req_seconds counter\n# UNIT req_seconds seconds\n# HELP req_seconds Time.\n\
+req_seconds_total{a=\"b\"} 17.0 1520879607.789 # {trace_id=\"abc\"} 0.67 1520879602.89\n\
+req_seconds_created{a=\"b\"} 1520430000.123\n# EOF\n"
+                .to_vec(),
+        ),
+        (
+            "histogram",
+            b"# TYPE h histogram\nh_bucket{le=\"1.0\"} 1 # {} 0.5\nh_bucket{le=\"+Inf\"} 2\nh_count 2\nh_sum 3.5\n# EOF"
+                .to_vec(),
+        ),
+    ]
+}
+
+fn relabel_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "every_action",
+            b"- {source_labels: [__address__], regex: '([^:]+):\\d+', target_label: instance}\n\
+- {source_labels: [job], regex: 'node|api', action: keep}\n\
+- {source_labels: [env], regex: dev, action: drop}\n\
+- {source_labels: [a], target_label: b, action: keepequal}\n\
+- {source_labels: [a], target_label: c, action: dropequal}\n\
+- {source_labels: [__address__], modulus: 4, target_label: __tmp_hash, action: hashmod}\n\
+- {regex: '__meta_(.+)', replacement: 'm_$1', action: labelmap}\n\
+- {regex: '__tmp_.*', action: labeldrop}\n\
+- {regex: '.*', action: labelkeep}\n\
+- {source_labels: [job], target_label: job_lc, action: lowercase}\n\
+- {source_labels: [job], target_label: job_uc, action: uppercase}\n\
+\0__address__=10.0.0.1:9100\njob=node\na=1\nb=1\nc=2\n__meta_zone=eu\n"
+                .to_vec(),
+        ),
+        (
+            "templates",
+            b"- {source_labels: [x], regex: '(?P<k>\\w+)-(\\d+)', target_label: '${k}_$2', replacement: '$$${1}'}\n\0x=abc-12\n"
+                .to_vec(),
+        ),
+    ]
 }

@@ -1,7 +1,8 @@
 //! The distributor's push path on an arbitrary request: tenant resolution, header
 //! negotiation, snappy decompression, 1.0/2.0 protobuf decoding, the 2.0 → 1.0 conversion and
 //! validation. Input layout: [`strata_fuzz::PushInput`]. Beyond "no panic", it checks what
-//! `validate_request` promises about the series it keeps.
+//! `validate_request` promises about the series it keeps, and that the borrowed 1.0 walker
+//! (`strata_proto::flat`) and its validation agree with prost and the owned validation.
 #![no_main]
 
 use http::{header, HeaderMap, HeaderName, HeaderValue};
@@ -10,9 +11,12 @@ use std::time::Duration;
 use strata_distributor::decode::{self, RemoteWriteVersion};
 use strata_distributor::rw2;
 use strata_distributor::validate::{
-    is_valid_label_name, is_valid_metric_name, validate_request, ValidationLimits,
+    is_valid_label_name, is_valid_metric_name, validate_flat_request, validate_request,
+    ValidationLimits,
 };
 use strata_fuzz::{content_type, flags, PushInput};
+use strata_proto::flat::FlatWriteRequest;
+use strata_proto::prometheus::WriteRequest;
 
 /// A fixed "now" keeps runs reproducible (2023-11-14T22:13:20Z).
 const NOW_MS: i64 = 1_700_000_000_000;
@@ -72,14 +76,6 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(_) => input.body.to_vec(),
     };
-    let req = match version {
-        RemoteWriteVersion::V1 => decode::decode_v1(&raw),
-        RemoteWriteVersion::V2 => decode::decode_v2(&raw).and_then(rw2::convert),
-    };
-    let Ok(mut req) = req else {
-        return;
-    };
-
     let limits = if input.flags & flags::TIGHT_LIMITS != 0 {
         ValidationLimits {
             max_label_names_per_series: 3,
@@ -90,6 +86,49 @@ fuzz_target!(|data: &[u8]| {
     } else {
         ValidationLimits::default()
     };
+
+    // The borrowed 1.0 walker (the distributor's fast path) must agree with prost wherever
+    // it decodes: the same series, and the same validation outcome.
+    if let Ok(mut flat) = strata_proto::flat::decode_write_request(&raw) {
+        let mut owned =
+            decode::decode_v1(&raw).expect("prost decodes what the flat walker decodes");
+        assert!(owned.metadata.is_empty());
+        assert_eq!(owned.timeseries.len(), flat.series.len());
+        let bits = |ts: &[(i64, f64)]| {
+            ts.iter()
+                .map(|&(t, v)| (t, v.to_bits()))
+                .collect::<Vec<_>>()
+        };
+        let same = |owned: &WriteRequest, flat: &FlatWriteRequest<'_>| {
+            assert_eq!(owned.timeseries.len(), flat.series.len());
+            for (ts, (labels, samples)) in owned.timeseries.iter().zip(flat.iter()) {
+                assert!(ts.exemplars.is_empty() && ts.histograms.is_empty());
+                assert!(ts
+                    .labels
+                    .iter()
+                    .map(|l| (l.name.as_str(), l.value.as_str()))
+                    .eq(labels.iter().copied()));
+                let a: Vec<(i64, f64)> =
+                    ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
+                let b: Vec<(i64, f64)> = samples.iter().map(|s| (s.timestamp, s.value)).collect();
+                assert_eq!(bits(&a), bits(&b));
+            }
+        };
+        same(&owned, &flat);
+        let want = validate_request(&mut owned, &limits, NOW_MS);
+        let got = validate_flat_request(&mut flat, &limits, NOW_MS);
+        assert_eq!(got, want, "borrowed and owned validation differ");
+        same(&owned, &flat);
+    }
+
+    let req = match version {
+        RemoteWriteVersion::V1 => decode::decode_v1(&raw),
+        RemoteWriteVersion::V2 => decode::decode_v2(&raw).and_then(rw2::convert),
+    };
+    let Ok(mut req) = req else {
+        return;
+    };
+
     let series_before = req.timeseries.len();
     let report = validate_request(&mut req, &limits, NOW_MS);
     assert!(report.messages.len() <= report.rejected);

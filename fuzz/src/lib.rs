@@ -72,3 +72,38 @@ impl<'a> PushInput<'a> {
         out
     }
 }
+
+/// Shared checks of the `exposition_text` and `exposition_openmetrics` targets.
+pub mod exposition {
+    use strata_exposition::{Entry, Format, Limits, Parser};
+
+    /// Parses `data` in `format` twice (default limits, then a 32-byte line limit) and
+    /// checks what the parser promises.
+    pub fn check_parse(data: &[u8], format: Format) {
+        for limits in [Limits::default(), Limits { max_line_bytes: 32 }] {
+            let mut parser = Parser::new(data, format, limits);
+            for entry in parser.by_ref() {
+                match entry {
+                    Ok(Entry::Sample(s)) => {
+                        assert!(!s.name.is_empty());
+                        let labels = s.to_labels();
+                        let v = labels.as_slice();
+                        assert!(v.windows(2).all(|w| w[0].name < w[1].name), "{labels:?}");
+                        assert!(v.iter().all(|l| !l.value.is_empty()), "{labels:?}");
+                        if !s.labels.iter().any(|l| l.name == "__name__") {
+                            assert_eq!(labels.metric_name(), Some(s.name));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
+                        assert!(e.line >= 1 && e.line <= lines, "{e:?}");
+                        assert!(e.column >= 1 && e.column <= data.len() + 1, "{e:?}");
+                        break;
+                    }
+                }
+            }
+            assert!(parser.next().is_none(), "the parser goes on after its end");
+        }
+    }
+}

@@ -54,6 +54,14 @@ pub enum LoadgenError {
     /// The HTTP client could not be built.
     #[error("build http client: {0}")]
     Client(#[source] reqwest::Error),
+    /// A benchmark query failed or its answer did not parse.
+    #[error("query {name}: {reason}")]
+    Query {
+        /// The query's name.
+        name: &'static str,
+        /// The status and body, or the parse error.
+        reason: String,
+    },
     /// Serialising the final report failed.
     #[error("serialise report: {0}")]
     Report(#[from] serde_json::Error),

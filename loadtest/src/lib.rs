@@ -22,6 +22,8 @@ pub mod cli;
 pub mod encode;
 pub mod error;
 pub mod host;
+pub mod openmetrics;
+pub mod querybench;
 pub mod rng;
 pub mod run;
 pub mod stats;

@@ -163,7 +163,7 @@ pub fn decode_streamed(body: &[u8]) -> anyhow::Result<ReadResult> {
                 if c.r#type != chunk::Encoding::Xor as i32 {
                     anyhow::bail!("frame {frame}: chunk encoding {} is not XOR", c.r#type);
                 }
-                let chunk = Chunk::new(Encoding::Xor, c.data.into()).context("chunk header")?;
+                let chunk = Chunk::new(Encoding::Xor, c.data).context("chunk header")?;
                 let mut it = chunk.xor_iter().context("xor chunk")?;
                 let before = samples.len();
                 samples.extend(it.by_ref().map(|s| (s.t, s.v)));
@@ -245,7 +245,7 @@ mod tests {
             min_time_ms: samples[0].0,
             max_time_ms: samples[samples.len() - 1].0,
             r#type: chunk::Encoding::Xor as i32,
-            data: a.into_chunk().bytes().to_vec(),
+            data: a.into_chunk().bytes().clone(),
         }
     }
 

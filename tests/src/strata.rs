@@ -77,6 +77,55 @@ impl Strata {
         Ok(s)
     }
 
+    /// Starts one process of a cluster named `name`: HTTP and gRPC on 127.0.0.1 at the given
+    /// ports (fixed, so a restart keeps its address) and exactly `args` besides; `data_dir`
+    /// lives outside the process' temp dir, so a restart finds its WAL and ring state. Waits
+    /// for `/ready`.
+    pub async fn start_node(
+        name: &str,
+        http_port: u16,
+        grpc_port: u16,
+        data_dir: &std::path::Path,
+        args: &[String],
+    ) -> anyhow::Result<Self> {
+        let bin = Self::binary()?;
+        std::fs::create_dir_all(data_dir).context("create data dir")?;
+        let data = data_dir.to_path_buf();
+        let process = Process::spawn(name, &bin, |_| {
+            let mut all = vec![
+                "-server.http-listen-address=127.0.0.1".to_string(),
+                format!("-server.http-listen-port={http_port}"),
+                "-server.grpc-listen-address=127.0.0.1".to_string(),
+                format!("-server.grpc-listen-port={grpc_port}"),
+                format!("-data.dir={}", data.display()),
+                "-log.level=info".to_string(),
+            ];
+            all.extend(args.iter().cloned());
+            Ok(all)
+        })?;
+        let mut s = Self {
+            process,
+            http_port,
+            grpc_port,
+            http: reqwest::Client::new(),
+        };
+        s.wait_ready().await?;
+        Ok(s)
+    }
+
+    /// Kills the process with SIGKILL (no graceful shutdown) and waits for it.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        let pid = self.process.pid().context("process already stopped")?;
+        let ok = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        anyhow::ensure!(ok, "kill -KILL {pid} failed");
+        self.process.stop(std::time::Duration::from_secs(5))?;
+        Ok(())
+    }
+
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let url = self.url("/ready");
         let http = self.http.clone();

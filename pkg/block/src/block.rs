@@ -29,6 +29,18 @@ impl Block {
         let meta = BlockMeta::read(dir)?;
         let index = IndexReader::open(dir)?;
         let chunks = ChunkReader::open(dir)?;
+        // A block whose index refers to chunks must have at least one segment: a missing
+        // segment file would otherwise only surface as a query error.
+        if meta.stats.num_chunks > 0 && chunks.num_segments() == 0 {
+            return Err(BlockError::corrupt(
+                dir,
+                "chunks/",
+                format!(
+                    "meta.json counts {} chunks but there is no chunk segment",
+                    meta.stats.num_chunks
+                ),
+            ));
+        }
         let tombstones = Tombstones::read(dir)?;
         debug!(
             block = %meta.ulid,

@@ -68,6 +68,7 @@ pub(crate) fn segment_name(i: u32) -> String {
 
 /// Writes chunks into segment files, cutting new ones at the segment size.
 pub(crate) struct ChunkWriter {
+    fs: strata_vfs::SharedFs,
     dir: PathBuf,
     segment_size: u64,
     cur: Option<PosWriter>,
@@ -78,9 +79,15 @@ pub(crate) struct ChunkWriter {
 
 impl ChunkWriter {
     /// Creates `dir` (the block's `chunks/`) and prepares to write segments in it.
-    pub(crate) fn create(dir: &Path, segment_size: u64) -> Result<Self, BlockError> {
-        std::fs::create_dir_all(dir).map_err(|e| BlockError::io("create directory", dir, e))?;
+    pub(crate) fn create(
+        fs: strata_vfs::SharedFs,
+        dir: &Path,
+        segment_size: u64,
+    ) -> Result<Self, BlockError> {
+        fs.create_dir_all(dir)
+            .map_err(|e| BlockError::io("create directory", dir, e))?;
         Ok(Self {
+            fs,
             dir: dir.to_path_buf(),
             segment_size: segment_size.clamp(SEGMENT_HEADER_SIZE + 1, DEFAULT_SEGMENT_SIZE),
             cur: None,
@@ -120,7 +127,7 @@ impl ChunkWriter {
             w.finish()?;
         }
         let path = self.dir.join(segment_name(self.segments));
-        let mut w = PosWriter::create(&path)?;
+        let mut w = PosWriter::create(&*self.fs, &path)?;
         let mut h = Encbuf::default();
         h.put_be32(MAGIC_CHUNKS);
         h.put_byte(CHUNKS_FORMAT_V1);
@@ -136,7 +143,7 @@ impl ChunkWriter {
         if let Some(w) = self.cur.take() {
             w.finish()?;
         }
-        fsync_dir(&self.dir)
+        fsync_dir(&*self.fs, &self.dir)
     }
 }
 
@@ -399,7 +406,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let cdir = dir.path().join("chunks");
         // Small segments force several cuts.
-        let mut w = ChunkWriter::create(&cdir, 200).expect("create");
+        let mut w =
+            ChunkWriter::create(strata_vfs::SharedFs::default(), &cdir, 200).expect("create");
         let chunks: Vec<Chunk> = (1..40).map(chunk).collect();
         let refs: Vec<ChunkRef> = chunks.iter().map(|c| w.write(c).expect("write")).collect();
         w.finish().expect("finish");
@@ -423,7 +431,8 @@ mod tests {
             .collect();
         let big = encode_xor(&noisy);
         assert!(big.bytes().len() > 200);
-        let mut w = ChunkWriter::create(&cdir, 200).expect("create");
+        let mut w =
+            ChunkWriter::create(strata_vfs::SharedFs::default(), &cdir, 200).expect("create");
         let a = w.write(&chunks[0]).expect("write");
         let b = w.write(&big).expect("write");
         let c = w.write(&chunks[1]).expect("write");
@@ -436,8 +445,12 @@ mod tests {
         // In one segment, a batch whose last chunk outgrows the first read still reads whole.
         assert!(big.bytes().len() > FIRST_READ);
         let dir2 = tempfile::tempdir().expect("tempdir");
-        let mut w =
-            ChunkWriter::create(&dir2.path().join("chunks"), DEFAULT_SEGMENT_SIZE).expect("create");
+        let mut w = ChunkWriter::create(
+            strata_vfs::SharedFs::default(),
+            &dir2.path().join("chunks"),
+            DEFAULT_SEGMENT_SIZE,
+        )
+        .expect("create");
         let refs: Vec<ChunkRef> = [&chunks[0], &big, &chunks[1], &big]
             .iter()
             .map(|c| w.write(c).expect("write"))
@@ -454,8 +467,12 @@ mod tests {
     #[test]
     fn bad_checksum_names_block_and_chunk() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut w =
-            ChunkWriter::create(&dir.path().join("chunks"), DEFAULT_SEGMENT_SIZE).expect("create");
+        let mut w = ChunkWriter::create(
+            strata_vfs::SharedFs::default(),
+            &dir.path().join("chunks"),
+            DEFAULT_SEGMENT_SIZE,
+        )
+        .expect("create");
         let rf = w.write(&chunk(10)).expect("write");
         w.finish().expect("finish");
         let seg = dir.path().join("chunks/000001");

@@ -1,10 +1,13 @@
 //! File helpers: positional reads that report the file, durable writes (fsync of files and
-//! directories), and a buffered writer that tracks its position for section offsets.
+//! directories) through a [`strata_vfs::Fs`], and a buffered writer that tracks its position
+//! for section offsets.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+
+use strata_vfs::{Fs, FsFile};
 
 use crate::BlockError;
 
@@ -42,15 +45,16 @@ pub(crate) fn open_read(path: &Path) -> Result<(File, u64), BlockError> {
 }
 
 /// Flushes a directory's entries (new, renamed or removed files) to disk.
-pub(crate) fn fsync_dir(dir: &Path) -> Result<(), BlockError> {
-    let d = File::open(dir).map_err(|e| BlockError::io("open directory", dir, e))?;
-    d.sync_all()
+pub(crate) fn fsync_dir(fs: &dyn Fs, dir: &Path) -> Result<(), BlockError> {
+    fs.sync_dir(dir)
         .map_err(|e| BlockError::io("fsync directory", dir, e))
 }
 
 /// Writes a whole small file and fsyncs it.
-pub(crate) fn write_file_synced(path: &Path, data: &[u8]) -> Result<(), BlockError> {
-    let mut f = File::create(path).map_err(|e| BlockError::io("create", path, e))?;
+pub(crate) fn write_file_synced(fs: &dyn Fs, path: &Path, data: &[u8]) -> Result<(), BlockError> {
+    let mut f = fs
+        .create(path)
+        .map_err(|e| BlockError::io("create", path, e))?;
     f.write_all(data)
         .map_err(|e| BlockError::io("write", path, e))?;
     f.sync_all().map_err(|e| BlockError::io("fsync", path, e))
@@ -58,14 +62,16 @@ pub(crate) fn write_file_synced(path: &Path, data: &[u8]) -> Result<(), BlockErr
 
 /// A buffered file writer that knows its offset, for sections that reference each other.
 pub(crate) struct PosWriter {
-    w: BufWriter<File>,
+    w: BufWriter<Box<dyn FsFile>>,
     path: PathBuf,
     pos: u64,
 }
 
 impl PosWriter {
-    pub(crate) fn create(path: &Path) -> Result<Self, BlockError> {
-        let f = File::create(path).map_err(|e| BlockError::io("create", path, e))?;
+    pub(crate) fn create(fs: &dyn Fs, path: &Path) -> Result<Self, BlockError> {
+        let f = fs
+            .create(path)
+            .map_err(|e| BlockError::io("create", path, e))?;
         Ok(Self {
             w: BufWriter::with_capacity(1 << 20, f),
             path: path.to_path_buf(),
@@ -100,7 +106,7 @@ impl PosWriter {
     /// Flushes the buffer and fsyncs the file, then closes it.
     pub(crate) fn finish(self) -> Result<(), BlockError> {
         let path = self.path;
-        let f = self
+        let mut f = self
             .w
             .into_inner()
             .map_err(|e| BlockError::io("flush", &path, e.into_error()))?;

@@ -14,7 +14,8 @@
 //! - [`BlockWriter`]: series in label order → a block directory. Chunks stream to disk as
 //!   series arrive; [`BlockWriter::finish`] writes the index, tombstones and meta.json in
 //!   `<ULID>.tmp-for-creation`, fsyncs every file, renames the directory into place and fsyncs
-//!   the parent, so a crash never exposes half a block. [`WriteStage`] names the points in
+//!   the parent, so a crash never exposes half a block. All of it goes through a
+//!   [`strata_vfs::Fs`] (`BlockWriterOptions::fs`). [`WriteStage`] names the points in
 //!   between for fault-injection tests.
 //! - [`Block`]: an open block ([`Block::open`] validates meta.json, the index TOC and the CRCs
 //!   of the sections it loads); [`IndexReader`] (symbols, postings, series),
@@ -50,8 +51,8 @@ pub use querier::BlockQuerier;
 pub use tombstones::{Tombstones, MAGIC_TOMBSTONES};
 pub use ulid::Ulid;
 pub use writer::{
-    list_block_dirs, remove_tmp_blocks, write_block, BlockWriter, BlockWriterOptions, WriteStage,
-    TMP_FOR_CREATION_SUFFIX,
+    list_block_dirs, remove_tmp_blocks, remove_tmp_blocks_in, write_block, BlockWriter,
+    BlockWriterOptions, WriteStage, TMP_FOR_CREATION_SUFFIX,
 };
 
 #[cfg(test)]

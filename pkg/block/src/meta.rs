@@ -165,8 +165,8 @@ impl BlockMeta {
     }
 
     /// Writes `<dir>/meta.json` and fsyncs it.
-    pub(crate) fn write(&self, dir: &Path) -> Result<(), BlockError> {
-        write_file_synced(&dir.join(META_FILENAME), &self.to_json())
+    pub(crate) fn write(&self, fs: &dyn strata_vfs::Fs, dir: &Path) -> Result<(), BlockError> {
+        write_file_synced(fs, &dir.join(META_FILENAME), &self.to_json())
     }
 }
 

@@ -100,6 +100,11 @@ impl Tombstones {
 
     /// Writes `<dir>/tombstones` with these intervals and fsyncs it.
     pub fn write(&self, dir: &Path) -> Result<(), BlockError> {
+        self.write_in(&strata_vfs::OsFs, dir)
+    }
+
+    /// [`Tombstones::write`] through the file layer `fs`.
+    pub fn write_in(&self, fs: &dyn strata_vfs::Fs, dir: &Path) -> Result<(), BlockError> {
         let mut buf = Encbuf::default();
         buf.put_be32(MAGIC_TOMBSTONES);
         buf.put_byte(TOMBSTONES_FORMAT_V1);
@@ -114,7 +119,7 @@ impl Tombstones {
             }
         }
         buf.put_crc_of(from);
-        write_file_synced(&dir.join(TOMBSTONES_FILENAME), &buf.b)
+        write_file_synced(fs, &dir.join(TOMBSTONES_FILENAME), &buf.b)
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use strata_model::{Labels, TenantId};
 use strata_storage::ChunkMeta;
+use strata_vfs::{failpoint, Fs, SharedFs};
 use tracing::{debug, warn};
 use ulid::Ulid;
 
@@ -36,6 +37,18 @@ pub enum WriteStage {
     BeforeDirSync,
 }
 
+impl WriteStage {
+    /// The [`strata_vfs::failpoint`] at this stage.
+    pub fn failpoint(self) -> &'static str {
+        match self {
+            Self::ChunksWritten => failpoint::BLOCK_AFTER_CHUNKS,
+            Self::IndexWritten => failpoint::BLOCK_AFTER_INDEX,
+            Self::BeforeRename => failpoint::BLOCK_BEFORE_RENAME,
+            Self::BeforeDirSync => failpoint::BLOCK_BEFORE_DIR_FSYNC,
+        }
+    }
+}
+
 /// Settings for one block.
 #[derive(Clone, Debug)]
 pub struct BlockWriterOptions {
@@ -50,6 +63,9 @@ pub struct BlockWriterOptions {
     pub time_range: Option<(i64, i64)>,
     /// Chunk segment size; at most (and by default) 512 MiB. Smaller values are for tests.
     pub segment_size: u64,
+    /// The file layer every write, fsync and rename goes through (the real file system by
+    /// default). Each [`WriteStage`] is also reported to it as a failpoint.
+    pub fs: SharedFs,
 }
 
 impl Default for BlockWriterOptions {
@@ -60,6 +76,7 @@ impl Default for BlockWriterOptions {
             source: source::RECEIVE.to_string(),
             time_range: None,
             segment_size: DEFAULT_SEGMENT_SIZE,
+            fs: SharedFs::default(),
         }
     }
 }
@@ -89,14 +106,17 @@ impl BlockWriter {
     pub fn new(parent: &Path, opts: BlockWriterOptions) -> Result<Self, BlockError> {
         let ulid = Ulid::new();
         let tmp = parent.join(format!("{ulid}{TMP_FOR_CREATION_SUFFIX}"));
-        std::fs::create_dir(&tmp).map_err(|e| BlockError::io("create directory", &tmp, e))?;
-        let chunks = match ChunkWriter::create(&tmp.join("chunks"), opts.segment_size) {
-            Ok(c) => c,
-            Err(e) => {
-                remove_quietly(&tmp);
-                return Err(e);
-            }
-        };
+        opts.fs
+            .create_dir(&tmp)
+            .map_err(|e| BlockError::io("create directory", &tmp, e))?;
+        let chunks =
+            match ChunkWriter::create(opts.fs.clone(), &tmp.join("chunks"), opts.segment_size) {
+                Ok(c) => c,
+                Err(e) => {
+                    remove_quietly(&*opts.fs, &tmp);
+                    return Err(e);
+                }
+            };
         Ok(Self {
             ulid,
             parent: parent.to_path_buf(),
@@ -202,20 +222,34 @@ impl BlockWriter {
             Ok(m) => m,
             Err(e) => {
                 warn!(block = %self.ulid, error = %e, "block write failed, removing temporary directory");
-                remove_quietly(&self.tmp);
+                remove_quietly(&*self.opts.fs, &self.tmp);
                 return Err(e);
             }
         };
         let dst = self.parent.join(self.ulid.to_string());
-        std::fs::rename(&self.tmp, &dst).map_err(|e| {
-            remove_quietly(&self.tmp);
+        let fs = self.opts.fs.clone();
+        fs.rename(&self.tmp, &dst).map_err(|e| {
+            remove_quietly(&*fs, &self.tmp);
             BlockError::io("rename", &self.tmp, e)
         })?;
         self.renamed = true;
-        hook(WriteStage::BeforeDirSync)?;
-        fsync_dir(&self.parent)?;
+        self.stage(hook, WriteStage::BeforeDirSync)?;
+        fsync_dir(&*fs, &self.parent)?;
         debug!(block = %self.ulid, series = meta.stats.num_series, chunks = meta.stats.num_chunks, "block written");
         Ok(meta)
+    }
+
+    /// Runs the hook and the failpoint of `stage`.
+    fn stage(
+        &self,
+        hook: &dyn Fn(WriteStage) -> Result<(), BlockError>,
+        stage: WriteStage,
+    ) -> Result<(), BlockError> {
+        hook(stage)?;
+        self.opts
+            .fs
+            .failpoint(stage.failpoint())
+            .map_err(|e| BlockError::io("failpoint", &self.tmp, e))
     }
 
     fn write_files(
@@ -233,10 +267,10 @@ impl BlockWriter {
         if let Some(w) = self.chunks.take() {
             w.finish()?;
         }
-        hook(WriteStage::ChunksWritten)?;
-        self.index.write(&self.tmp.join("index"))?;
-        hook(WriteStage::IndexWritten)?;
-        Tombstones::default().write(&self.tmp)?;
+        self.stage(hook, WriteStage::ChunksWritten)?;
+        self.index.write(&*self.opts.fs, &self.tmp.join("index"))?;
+        self.stage(hook, WriteStage::IndexWritten)?;
+        Tombstones::default().write_in(&*self.opts.fs, &self.tmp)?;
         let (min_time, max_time) = self
             .opts
             .time_range
@@ -264,9 +298,9 @@ impl BlockWriter {
                 tenant: self.opts.tenant.as_ref().map(|t| t.to_string()),
             }),
         };
-        meta.write(&self.tmp)?;
-        fsync_dir(&self.tmp)?;
-        hook(WriteStage::BeforeRename)?;
+        meta.write(&*self.opts.fs, &self.tmp)?;
+        fsync_dir(&*self.opts.fs, &self.tmp)?;
+        self.stage(hook, WriteStage::BeforeRename)?;
         Ok(meta)
     }
 }
@@ -292,13 +326,13 @@ where
 impl Drop for BlockWriter {
     fn drop(&mut self) {
         if !self.renamed {
-            remove_quietly(&self.tmp);
+            remove_quietly(&*self.opts.fs, &self.tmp);
         }
     }
 }
 
-fn remove_quietly(dir: &Path) {
-    if let Err(e) = std::fs::remove_dir_all(dir) {
+fn remove_quietly(fs: &dyn Fs, dir: &Path) {
+    if let Err(e) = fs.remove_dir_all(dir) {
         if e.kind() != std::io::ErrorKind::NotFound {
             warn!(dir = %dir.display(), error = %e, "cannot remove temporary block directory");
         }
@@ -308,6 +342,12 @@ fn remove_quietly(dir: &Path) {
 /// Removes leftovers of interrupted block writes (`*.tmp-for-creation`) under `parent`;
 /// run at startup. Returns how many were removed.
 pub fn remove_tmp_blocks(parent: &Path) -> Result<usize, BlockError> {
+    remove_tmp_blocks_in(&strata_vfs::OsFs, parent)
+}
+
+/// [`remove_tmp_blocks`] through the file layer `fs`; the removals are made durable (the
+/// parent is fsynced) when there were any.
+pub fn remove_tmp_blocks_in(fs: &dyn Fs, parent: &Path) -> Result<usize, BlockError> {
     let rd = std::fs::read_dir(parent).map_err(|e| BlockError::io("list", parent, e))?;
     let mut n = 0;
     for ent in rd {
@@ -318,9 +358,13 @@ pub fn remove_tmp_blocks(parent: &Path) -> Result<usize, BlockError> {
             .ends_with(TMP_FOR_CREATION_SUFFIX)
         {
             let p = ent.path();
-            std::fs::remove_dir_all(&p).map_err(|e| BlockError::io("remove", &p, e))?;
+            fs.remove_dir_all(&p)
+                .map_err(|e| BlockError::io("remove", &p, e))?;
             n += 1;
         }
+    }
+    if n > 0 {
+        fsync_dir(fs, parent)?;
     }
     Ok(n)
 }

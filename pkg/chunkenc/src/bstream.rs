@@ -89,22 +89,50 @@ impl<'a> BitReader<'a> {
     /// Reads `nbits` (at most 64) bits as an unsigned number.
     #[inline]
     pub(crate) fn read_bits(&mut self, nbits: u8) -> Option<u64> {
+        if nbits == 0 {
+            return (self.pos <= self.data.len() * 8).then_some(0);
+        }
         if self.pos + nbits as usize > self.data.len() * 8 {
             return None;
         }
+        let byte = self.pos / 8;
+        let used = (self.pos % 8) as u32;
+        // Fast path: a whole big-endian word (plus one byte when the bits straddle it).
+        let v = if let Some(w) = self.data.get(byte..byte + 8) {
+            let word = u64::from_be_bytes(w.try_into().expect("8 bytes"));
+            let hi = word << used;
+            if used + u32::from(nbits) <= 64 {
+                hi >> (64 - u32::from(nbits))
+            } else {
+                // `used` > 0 here, and the ninth byte exists since the bits are in range.
+                let extra = u64::from(self.data[byte + 8]) >> (8 - used);
+                let full = hi | extra;
+                full >> (64 - u32::from(nbits))
+            }
+        } else {
+            self.read_bits_slow(nbits)
+        };
+        self.pos += nbits as usize;
+        Some(v)
+    }
+
+    /// Bit-by-byte read near the end of the data, where a whole word is not available.
+    /// The caller has checked the bits are in range and advances `pos` itself.
+    fn read_bits_slow(&self, nbits: u8) -> u64 {
+        let mut pos = self.pos;
         let mut v: u64 = 0;
         let mut left = nbits;
         while left > 0 {
-            let byte = self.data[self.pos / 8];
-            let used = (self.pos % 8) as u8;
+            let byte = self.data[pos / 8];
+            let used = (pos % 8) as u8;
             let avail = 8 - used;
             let take = left.min(avail);
             let bits = (byte >> (avail - take)) & (((1u16 << take) - 1) as u8);
             v = (v << take) | u64::from(bits);
-            self.pos += take as usize;
+            pos += take as usize;
             left -= take;
         }
-        Some(v)
+        v
     }
 
     pub(crate) fn read_uvarint(&mut self) -> Option<u64> {
@@ -134,6 +162,31 @@ impl<'a> BitReader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The word-at-a-time read equals the bit-by-bit one at every alignment and width,
+        /// up to the last bit of the data, and refuses to read past it.
+        #[test]
+        fn word_reads_match_bit_reads(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+            widths in proptest::collection::vec(0u8..=64, 1..40),
+        ) {
+            let mut fast = BitReader::new(&data);
+            let mut slow_pos = 0usize;
+            for n in widths {
+                let in_range = slow_pos + n as usize <= data.len() * 8;
+                let want = in_range.then(|| {
+                    let r = BitReader { data: &data, pos: slow_pos };
+                    r.read_bits_slow(n)
+                });
+                proptest::prop_assert_eq!(fast.read_bits(n), want);
+                if in_range {
+                    slow_pos += n as usize;
+                }
+                proptest::prop_assert_eq!(fast.pos, slow_pos);
+            }
+        }
+    }
 
     #[test]
     fn bits_round_trip() {

@@ -120,6 +120,48 @@ impl Labels {
         h.digest()
     }
 
+    /// [`Labels::stable_hash`] of `(name, value)` pairs already sorted by name with unique
+    /// names, without building a label set (the push path hashes wire labels this way).
+    ///
+    /// The bytes are gathered into a per-thread buffer and hashed in one call, several
+    /// times faster than feeding the streaming hasher four pieces per label; xxh3's
+    /// one-shot and streaming forms give the same digest for the same bytes.
+    pub fn stable_hash_of_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with(|cell| {
+            let Ok(mut buf) = cell.try_borrow_mut() else {
+                // Only reachable if the iterator itself hashes labels: stream instead.
+                return Self::stream_hash(pairs);
+            };
+            buf.clear();
+            for (n, v) in pairs {
+                buf.extend_from_slice(n.as_bytes());
+                buf.push(0xff);
+                buf.extend_from_slice(v.as_bytes());
+                buf.push(0xff);
+            }
+            let h = xxhash_rust::xxh3::xxh3_64(&buf);
+            if buf.capacity() > 64 << 10 {
+                // Do not keep a huge series' buffer around.
+                *buf = Vec::new();
+            }
+            h
+        })
+    }
+
+    fn stream_hash<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> u64 {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for (n, v) in pairs {
+            h.update(n.as_bytes());
+            h.update(&[0xff]);
+            h.update(v.as_bytes());
+            h.update(&[0xff]);
+        }
+        h.digest()
+    }
+
     /// A copy without the named labels.
     pub fn without(&self, names: &[&str]) -> Labels {
         Labels(
@@ -244,6 +286,36 @@ mod tests {
         let c = Labels::from_pairs([("ab", "1")]);
         let d = Labels::from_pairs([("a", "b1")]);
         assert_ne!(c.stable_hash(), d.stable_hash());
+    }
+
+    #[test]
+    fn hash_of_pairs_is_stable_hash() {
+        assert_eq!(
+            Labels::stable_hash_of_pairs([("a", "1"), ("b", "2")]),
+            PINNED_HASH_A1_B2
+        );
+        let long = "x".repeat(100_000);
+        let many: Vec<(String, String)> = (0..300)
+            .map(|i| {
+                (
+                    format!("label_{i:03}"),
+                    format!("value-{i}-{}", "y".repeat(i)),
+                )
+            })
+            .collect();
+        for pairs in [
+            vec![],
+            vec![("a", "b1")],
+            vec![("__name__", "up"), ("job", "x")],
+            vec![("__name__", long.as_str())],
+            many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
+        ] {
+            assert_eq!(
+                Labels::stable_hash_of_pairs(pairs.iter().copied()),
+                Labels::from_pairs(pairs.iter().copied()).stable_hash(),
+                "{pairs:?}"
+            );
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::eval::{Collector, Evaluator, StepSeries, Val};
 use crate::mathx::{fmt_g, format_float_label, kahan_inc, quantile};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Agg {
+pub(crate) enum Agg {
     Sum,
     Avg,
     Count,
@@ -91,7 +91,11 @@ pub(crate) fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, Q
         None => None,
     };
     let input = match ev.eval(&a.expr)? {
-        Val::Vector(v) => v,
+        // The input series are freed in the background once aggregated.
+        Val::Vector(v) => {
+            let len = v.len();
+            crate::free::FreeLater::new(v, len)
+        }
         _ => return Err(QueryError::exec("aggregation over a non-vector expression")),
     };
     // Annotations about the parameter point at it, as in Prometheus.
@@ -207,7 +211,7 @@ pub(crate) fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, Q
     let mut group_of: Vec<usize> = Vec::with_capacity(input.len());
     let mut group_index: HashMap<Labels, usize> = HashMap::new();
     let mut group_lbls: Vec<Labels> = Vec::new();
-    for s in &input {
+    for s in input.iter() {
         let g = group_labels(&s.labels, &a.modifier);
         let next = group_lbls.len();
         let id = *group_index.entry(g.clone()).or_insert_with(|| {
@@ -224,6 +228,7 @@ pub(crate) fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, Q
     if matches!(op, Agg::Topk | Agg::Bottomk | Agg::Limitk) {
         return topk(
             ev,
+            a.pos,
             op,
             &input,
             &group_of,
@@ -237,6 +242,7 @@ pub(crate) fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, Q
         .map(|labels| StepSeries {
             labels,
             vals: vec![None; n],
+            hists: Vec::new(),
             drop_name: false,
         })
         .collect();
@@ -244,14 +250,23 @@ pub(crate) fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, Q
         out[group_of[si]].drop_name |= s.drop_name;
     }
     let mut groups = vec![GroupState::default(); ngroups];
+    let has_hists = input.iter().any(|s| !s.hists.is_empty());
+    let mut hist_groups = crate::nh_aggregate::HistGroups::new(ngroups);
+    let mut groups_seen_hist = vec![false; ngroups];
     for i in 0..n {
         ev.check_deadline()?;
         for g in groups.iter_mut() {
             g.seen = false;
         }
+        if has_hists {
+            hist_groups.step(ev, op, a, &input, &group_of, i, &mut groups_seen_hist);
+        }
         for (si, s) in input.iter().enumerate() {
             let Some(f) = s.vals[i] else { continue };
             let g = &mut groups[group_of[si]];
+            if hist_groups.mixed_float(group_of[si], op) {
+                continue;
+            }
             if !g.seen {
                 g.seen = true;
                 g.value = f;
@@ -315,6 +330,24 @@ pub(crate) fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, Q
             }
         }
         for (gi, g) in groups.iter_mut().enumerate() {
+            if has_hists {
+                match hist_groups.finish(ev, op, a, gi, g.seen) {
+                    crate::nh_aggregate::Finish::Hist(h) => {
+                        out[gi].set_h(i, h);
+                        continue;
+                    }
+                    crate::nh_aggregate::Finish::Count(c) => {
+                        let base = if g.seen { g.count } else { 0.0 };
+                        out[gi].vals[i] = Some(match op {
+                            Agg::Group => 1.0,
+                            _ => base + c,
+                        });
+                        continue;
+                    }
+                    crate::nh_aggregate::Finish::Drop => continue,
+                    crate::nh_aggregate::Finish::Floats => {}
+                }
+            }
             if !g.seen {
                 continue;
             }
@@ -346,9 +379,7 @@ pub(crate) fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, Q
         }
     }
     Ok(Val::Vector(
-        out.into_iter()
-            .filter(|s| s.vals.iter().any(|p| p.is_some()))
-            .collect(),
+        out.into_iter().filter(|s| s.any_present()).collect(),
     ))
 }
 
@@ -408,6 +439,7 @@ impl GoHeap<'_> {
 
 fn topk(
     ev: &Evaluator,
+    pos: promql_parser::parser::PosRange,
     op: Agg,
     input: &[StepSeries],
     group_of: &[usize],
@@ -438,7 +470,21 @@ fn topk(
         }
         seen.iter_mut().for_each(|s| *s = false);
         for (si, s) in input.iter().enumerate() {
-            let Some(f) = s.vals[i] else { continue };
+            let f = match (s.vals[i], s.h(i)) {
+                (Some(f), _) => f,
+                // limitk keeps histograms (their value plays no part); topk and bottomk
+                // ignore them.
+                (None, Some(_)) if op == Agg::Limitk => f64::NAN,
+                (None, Some(_)) => {
+                    let name = if op == Agg::Topk { "topk" } else { "bottomk" };
+                    ev.info(
+                        pos,
+                        format!("PromQL info: ignored histogram in {name} aggregation"),
+                    );
+                    continue;
+                }
+                (None, None) => continue,
+            };
             let g = group_of[si];
             let h = &mut heaps[g];
             if !seen[g] {
@@ -496,7 +542,10 @@ fn topk(
                 let id = *out_idx[*si].get_or_insert_with(|| {
                     c.index_flag(input[*si].labels.clone(), input[*si].drop_name)
                 });
-                c.set(id, i, *f)?;
+                match (input[*si].vals[i], input[*si].h(i)) {
+                    (None, Some(hh)) => c.set_h(id, i, hh.clone())?,
+                    _ => c.set(id, i, *f)?,
+                }
             }
             h.items = items;
         }
@@ -515,7 +564,9 @@ fn limit_ratio(ev: &Evaluator, input: &[StepSeries], params: &[f64]) -> Result<V
     for (si, s) in input.iter().enumerate() {
         let mut id = None;
         for i in 0..n {
-            let Some(v) = s.vals[i] else { continue };
+            if !s.present(i) {
+                continue;
+            }
             let r = params.get(i).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
             if r == 0.0 {
                 continue;
@@ -523,7 +574,11 @@ fn limit_ratio(ev: &Evaluator, input: &[StepSeries], params: &[f64]) -> Result<V
             let keep = (r >= 0.0 && offsets[si] < r) || (r < 0.0 && offsets[si] >= 1.0 + r);
             if keep {
                 let idx = *id.get_or_insert_with(|| c.index_flag(s.labels.clone(), s.drop_name));
-                c.set(idx, i, v)?;
+                match (s.vals[i], s.h(i)) {
+                    (Some(v), _) => c.set(idx, i, v)?,
+                    (None, Some(h)) => c.set_h(idx, i, h.clone())?,
+                    (None, None) => {}
+                }
             }
         }
     }
@@ -566,9 +621,14 @@ fn count_values(
         counts.clear();
         order.clear();
         for (si, s) in input.iter().enumerate() {
-            let Some(f) = s.vals[i] else { continue };
+            // A histogram's value label is its string form, as Prometheus's `String()`.
+            let value = match (s.vals[i], s.h(i)) {
+                (Some(f), _) => format_float_label(f),
+                (None, Some(h)) => h.to_string(),
+                (None, None) => continue,
+            };
             let mut b = base[si].builder();
-            b.set(label, &format_float_label(f));
+            b.set(label, &value);
             let l = b.build();
             match counts.get_mut(&l) {
                 Some(cnt) => *cnt += 1.0,

@@ -3,11 +3,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
+use promql_parser::parser::{BinaryExpr, LabelModifier, PosRange, VectorMatchCardinality};
 use strata_model::{Labels, METRIC_NAME};
 
 use crate::error::QueryError;
 use crate::eval::{Collector, Evaluator, StepSeries, Val};
+use crate::nh_binop::{elem as nh_elem, op_str as nh_op_str, Elem, Operand};
 
 /// A binary operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,7 +121,11 @@ pub(crate) fn eval_binary(ev: &Evaluator, b: &BinaryExpr) -> Result<Val, QueryEr
     let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
     let lhs = ev.eval(&b.lhs)?;
     let rhs = ev.eval(&b.rhs)?;
-    if matches!(op, Op::TrimUpper | Op::TrimLower) {
+    let has_hists = |v: &Val| match v {
+        Val::Vector(vs) => vs.iter().any(|s| s.hists.iter().any(|h| h.is_some())),
+        _ => false,
+    };
+    if matches!(op, Op::TrimUpper | Op::TrimLower) && !has_hists(&lhs) && !has_hists(&rhs) {
         return trim_floats(ev, b, &op_str, lhs, rhs);
     }
     match (lhs, rhs) {
@@ -130,8 +135,8 @@ pub(crate) fn eval_binary(ev: &Evaluator, b: &BinaryExpr) -> Result<Val, QueryEr
                 .map(|(a, b)| scalar_op(op, *a, *b))
                 .collect(),
         )),
-        (Val::Vector(v), Val::Scalar(s)) => vector_scalar(ev, op, v, &s, false, return_bool),
-        (Val::Scalar(s), Val::Vector(v)) => vector_scalar(ev, op, v, &s, true, return_bool),
+        (Val::Vector(v), Val::Scalar(s)) => vector_scalar(ev, b.pos, op, v, &s, false, return_bool),
+        (Val::Scalar(s), Val::Vector(v)) => vector_scalar(ev, b.pos, op, v, &s, true, return_bool),
         (Val::Vector(l), Val::Vector(r)) => {
             let (on, names) = match b.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
                 Some(LabelModifier::Include(ls)) => (true, ls.labels.clone()),
@@ -157,6 +162,7 @@ pub(crate) fn eval_binary(ev: &Evaluator, b: &BinaryExpr) -> Result<Val, QueryEr
                 .unwrap_or_default();
             Ok(Val::Vector(vector_vector(
                 ev,
+                b.pos,
                 op,
                 l,
                 r,
@@ -203,8 +209,18 @@ fn trim_floats(
     Ok(Val::Vector(Vec::new()))
 }
 
+/// A trim operator between two floats yields nothing, with an info annotation.
+fn trim_float_info(ev: &Evaluator, pos: PosRange, op: Op) {
+    let o = nh_op_str(op);
+    ev.info(
+        pos,
+        format!("PromQL info: incompatible sample types encountered for binary operator \"{o}\": float {o} float"),
+    );
+}
+
 fn vector_scalar(
     ev: &Evaluator,
+    pos: PosRange,
     op: Op,
     v: Vec<StepSeries>,
     s: &[f64],
@@ -215,9 +231,42 @@ fn vector_scalar(
     let drop = op.drops_name() || return_bool;
     for series in v {
         let mut idx = None;
+        for (i, h) in series.hists.iter().enumerate() {
+            let Some(h) = h else { continue };
+            let (l, r) = if swap {
+                (Operand::F(s[i]), Operand::H(h))
+            } else {
+                (Operand::H(h), Operand::F(s[i]))
+            };
+            let Some((mut val, mut keep)) = nh_elem(ev, pos, op, l, r) else {
+                continue;
+            };
+            if return_bool {
+                val = Elem::F(if keep { 1.0 } else { 0.0 });
+                keep = true;
+            }
+            if keep {
+                let id = *idx.get_or_insert_with(|| {
+                    let (labels, flag) = if drop {
+                        ev.dropped(&series.labels)
+                    } else {
+                        (series.labels.clone(), series.drop_name)
+                    };
+                    c.index_flag(labels, flag)
+                });
+                match val {
+                    Elem::F(f) => c.set(id, i, f)?,
+                    Elem::H(h) => c.set_h(id, i, h)?,
+                }
+            }
+        }
         for (i, p) in series.vals.iter().enumerate() {
             let Some(x) = *p else { continue };
             let (l, r) = if swap { (s[i], x) } else { (x, s[i]) };
+            if matches!(op, Op::TrimUpper | Op::TrimLower) {
+                trim_float_info(ev, pos, op);
+                continue;
+            }
             let (mut val, mut keep) = apply(op, l, r);
             if op.is_comparison() && swap {
                 val = x;
@@ -310,28 +359,28 @@ fn set_op(
                 .map(|s| StepSeries {
                     labels: s.labels.clone(),
                     vals: vec![None; n],
+                    hists: Vec::new(),
                     drop_name: s.drop_name,
                 })
                 .collect();
             for i in 0..n {
                 for (j, s) in r.iter().enumerate() {
-                    if s.vals[i].is_some() {
+                    if s.present(i) {
                         stamp[rid[j]] = i;
                     }
                 }
                 for (j, s) in l.iter().enumerate() {
-                    if let Some(v) = s.vals[i] {
-                        let present = stamp[lid[j]] == i;
-                        if present == (op == Op::And) {
-                            out[j].vals[i] = Some(v);
-                        }
+                    if !s.present(i) || (stamp[lid[j]] == i) != (op == Op::And) {
+                        continue;
+                    }
+                    match (s.vals[i], s.h(i)) {
+                        (Some(v), _) => out[j].vals[i] = Some(v),
+                        (None, Some(h)) => out[j].set_h(i, h.clone()),
+                        (None, None) => {}
                     }
                 }
             }
-            Ok(out
-                .into_iter()
-                .filter(|s| s.vals.iter().any(|p| p.is_some()))
-                .collect())
+            Ok(out.into_iter().filter(|s| s.any_present()).collect())
         }
         _ => {
             // `or`: everything on the left, plus right-hand series whose group is absent on the left.
@@ -347,15 +396,21 @@ fn set_op(
                     if let Some(v) = s.vals[i] {
                         stamp[lid[j]] = i;
                         c.set(lidx[j], i, v)?;
+                    } else if let Some(h) = s.h(i) {
+                        stamp[lid[j]] = i;
+                        c.set_h(lidx[j], i, h.clone())?;
                     }
                 }
                 for (j, s) in r.iter().enumerate() {
-                    if let Some(v) = s.vals[i] {
-                        if stamp[rid[j]] != i {
-                            let id = *ridx[j]
-                                .get_or_insert_with(|| c.index_flag(s.labels.clone(), s.drop_name));
-                            c.set(id, i, v)?;
-                        }
+                    if !s.present(i) || stamp[rid[j]] == i {
+                        continue;
+                    }
+                    let id =
+                        *ridx[j].get_or_insert_with(|| c.index_flag(s.labels.clone(), s.drop_name));
+                    match (s.vals[i], s.h(i)) {
+                        (Some(v), _) => c.set(id, i, v)?,
+                        (None, Some(h)) => c.set_h(id, i, h.clone())?,
+                        (None, None) => {}
                     }
                 }
             }
@@ -374,6 +429,7 @@ struct Fill {
 #[allow(clippy::too_many_arguments)]
 fn vector_vector(
     ev: &Evaluator,
+    pos: PosRange,
     op: Op,
     l: Vec<StepSeries>,
     r: Vec<StepSeries>,
@@ -401,13 +457,13 @@ fn vector_vector(
     // Output series per (left index, right index); `usize::MAX` marks a filled side.
     let mut result_idx: HashMap<(usize, usize), usize> = HashMap::new();
     for i in 0..n {
-        let l_any = l.iter().any(|s| s.vals[i].is_some());
-        let r_any = r.iter().any(|s| s.vals[i].is_some());
+        let l_any = l.iter().any(|s| s.present(i));
+        let r_any = r.iter().any(|s| s.present(i));
         if (!l_any && !r_any) || ((!l_any || !r_any) && !has_fill) {
             continue;
         }
         for (j, s) in r.iter().enumerate() {
-            if s.vals[i].is_none() {
+            if !s.present(i) {
                 continue;
             }
             let sig = rid[j];
@@ -428,14 +484,27 @@ fn vector_vector(
         inserted.clear();
         let mut do_op = |lj: usize,
                          rj: usize,
-                         lv: f64,
-                         rv: f64,
+                         lv: Operand,
+                         rv: Operand,
                          sig: usize|
          -> Result<(), QueryError> {
             let (fl, fr) = if one_to_many { (rv, lv) } else { (lv, rv) };
-            let (mut val, keep) = apply(op, fl, fr);
+            let (mut val, keep) = match (fl, fr) {
+                (Operand::F(_), Operand::F(_)) if matches!(op, Op::TrimUpper | Op::TrimLower) => {
+                    trim_float_info(ev, pos, op);
+                    return Ok(());
+                }
+                (Operand::F(a), Operand::F(b)) => {
+                    let (v, k) = apply(op, a, b);
+                    (Elem::F(v), k)
+                }
+                _ => match nh_elem(ev, pos, op, fl, fr) {
+                    Some(r) => r,
+                    None => return Ok(()),
+                },
+            };
             if return_bool {
-                val = if keep { 1.0 } else { 0.0 };
+                val = Elem::F(if keep { 1.0 } else { 0.0 });
             }
             let out = match result_idx.get(&(lj, rj)) {
                 Some(&o) => o,
@@ -475,28 +544,38 @@ fn vector_vector(
             if !keep && !return_bool {
                 return Ok(());
             }
-            c.set(out, i, val)
+            match val {
+                Elem::F(f) => c.set(out, i, f),
+                Elem::H(h) => c.set_h(out, i, h),
+            }
         };
+        fn operand(s: &StepSeries, i: usize) -> Option<Operand<'_>> {
+            match (s.vals[i], s.h(i)) {
+                (Some(f), _) => Some(Operand::F(f)),
+                (None, Some(h)) => Some(Operand::H(h)),
+                (None, None) => None,
+            }
+        }
         for (j, s) in l.iter().enumerate() {
-            let Some(lv) = s.vals[i] else { continue };
+            let Some(lv) = operand(s, i) else { continue };
             let sig = lid[j];
             if right_at[sig].0 == i {
                 let rj = right_at[sig].1;
-                if let Some(rv) = r[rj].vals[i] {
+                if let Some(rv) = operand(&r[rj], i) {
                     do_op(j, rj, lv, rv, sig)?;
                 }
             } else if let Some(fr) = fill.rhs {
-                do_op(j, usize::MAX, lv, fr, sig)?;
+                do_op(j, usize::MAX, lv, Operand::F(fr), sig)?;
             }
         }
         if let Some(fl) = fill.lhs {
             for (j, s) in r.iter().enumerate() {
-                let Some(rv) = s.vals[i] else { continue };
+                let Some(rv) = operand(s, i) else { continue };
                 let sig = rid[j];
                 if matched_at[sig].get() == i {
                     continue;
                 }
-                do_op(usize::MAX, j, fl, rv, sig)?;
+                do_op(usize::MAX, j, Operand::F(fl), rv, sig)?;
             }
         }
     }

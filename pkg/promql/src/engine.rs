@@ -6,18 +6,19 @@ use std::time::{Duration, Instant};
 
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{AggregateExpr, Expr};
+use strata_model::histogram::FloatHistogram;
 use strata_model::Sample;
 use strata_storage::Querier;
 
 use crate::error::QueryError;
 use crate::eval::{
-    drop_name, too_many_samples, window, without_stale, Annotations, Collector, Evaluator,
+    drop_name, hwindow, too_many_samples, window, without_stale, Annotations, Collector, Evaluator,
     SelectorData, Val,
 };
 use crate::extended::{between, extend_samples, RangeMode};
 use crate::functions::unparen;
 use crate::plan::{collect, load, PlanParams};
-use crate::value::{QueryResult, RangeSeries, Value, VectorSample};
+use crate::value::{HistogramPoint, QueryResult, RangeSeries, Value, VectorSample};
 
 /// The most points a range query may return per series, as Prometheus.
 const MAX_POINTS_PER_SERIES: i64 = 11_000;
@@ -147,7 +148,8 @@ impl Engine {
             let mut plans = Vec::new();
             collect(&expr, start, end, step.max(1), params, None, &mut plans);
             let loaded_at = Instant::now();
-            let data = load(querier, &plans, opts.max_samples).await?;
+            let mut data = load(querier, &plans, opts.max_samples).await?;
+            crate::nh_stats::apply(&mut data, &crate::nh_stats::stats_selectors(&expr));
             tracing::debug!(
                 selectors = plans.len(),
                 series = data.values().map(|s| s.len()).sum::<usize>(),
@@ -161,16 +163,20 @@ impl Engine {
                 let expr = expr.clone();
                 let text = text.clone();
                 tokio::task::spawn_blocking(move || {
-                    evaluate(
+                    let r = evaluate(
                         &expr, &text, &data, start, end, step, &opts, delayed, deadline,
-                    )
+                    );
+                    drop_later(data);
+                    r
                 })
                 .await
                 .map_err(|e| QueryError::Internal(format!("evaluation task failed: {e}")))?
             } else {
-                evaluate(
+                let r = evaluate(
                     &expr, &text, &data, start, end, step, &opts, delayed, deadline,
-                )
+                );
+                drop_later(data);
+                r
             }
         };
         match tokio::time::timeout(self.opts.timeout, fut).await {
@@ -178,6 +184,13 @@ impl Engine {
             Err(_) => Err(QueryError::Timeout("query execution")),
         }
     }
+}
+
+/// Frees the loaded selector data off the query's path when it is large (see
+/// [`crate::free`]).
+fn drop_later(data: SelectorData) {
+    let series: usize = data.values().map(|s| s.len()).sum();
+    drop(crate::free::FreeLater::new(data, series));
 }
 
 /// Evaluates the whole expression and shapes the result as Prometheus's API does.
@@ -226,6 +239,11 @@ fn evaluate(
                         c.set(id, i, *v)?;
                     }
                 }
+                for (i, h) in s.hists.iter().enumerate() {
+                    if let Some(h) = h {
+                        c.set_h(id, i, h.clone())?;
+                    }
+                }
             }
             *vs = c.finish();
         }
@@ -237,7 +255,7 @@ fn evaluate(
     };
     let n = match &value {
         Value::Vector(v) => v.len(),
-        Value::Matrix(m) => m.iter().map(|s| s.samples.len()).sum(),
+        Value::Matrix(m) => m.iter().map(|s| s.samples.len() + s.histograms.len()).sum(),
         _ => 1,
     };
     if n > opts.max_samples {
@@ -273,10 +291,19 @@ fn instant_value(expr: &Expr, val: Val, t: i64) -> Result<Value, QueryError> {
             let mut out: Vec<VectorSample> = vs
                 .into_iter()
                 .filter_map(|s| {
+                    if let Some(h) = s.h(0) {
+                        return Some(VectorSample {
+                            labels: s.labels.clone(),
+                            t,
+                            v: 0.0,
+                            h: Some(FloatHistogram::clone(h)),
+                        });
+                    }
                     s.vals[0].map(|v| VectorSample {
                         labels: s.labels,
                         t,
                         v,
+                        h: None,
                     })
                 })
                 .collect();
@@ -308,9 +335,21 @@ fn instant_value(expr: &Expr, val: Val, t: i64) -> Result<Value, QueryError> {
                             )
                         }
                     };
-                    (!w.is_empty()).then(|| RangeSeries {
+                    let histograms: Vec<HistogramPoint> = match r.mode {
+                        RangeMode::Plain => hwindow(&s.hists, reft, r.range)
+                            .iter()
+                            .map(|p| HistogramPoint {
+                                t: p.t,
+                                h: FloatHistogram::clone(&p.h),
+                            })
+                            .collect(),
+                        // The extended modes are defined over floats only.
+                        _ => Vec::new(),
+                    };
+                    (!w.is_empty() || !histograms.is_empty()).then(|| RangeSeries {
                         labels: s.labels.clone(),
                         samples: w,
+                        histograms,
                     })
                 })
                 .collect();
@@ -329,6 +368,7 @@ fn range_value(ev: &Evaluator, val: Val) -> Value {
                 .enumerate()
                 .map(|(i, v)| Sample::new(ev.ts(i), *v))
                 .collect(),
+            histograms: Vec::new(),
         }],
         Val::Vector(vs) => vs
             .into_iter()
@@ -340,8 +380,19 @@ fn range_value(ev: &Evaluator, val: Val) -> Value {
                     .enumerate()
                     .filter_map(|(i, p)| p.map(|v| Sample::new(ev.ts(i), v)))
                     .collect(),
+                histograms: s
+                    .hists
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, h)| {
+                        h.as_ref().map(|h| HistogramPoint {
+                            t: ev.ts(i),
+                            h: FloatHistogram::clone(h),
+                        })
+                    })
+                    .collect(),
             })
-            .filter(|s| !s.samples.is_empty())
+            .filter(|s| !s.samples.is_empty() || !s.histograms.is_empty())
             .collect(),
         // Rejected before evaluation.
         Val::Str(_) | Val::Range(_) => Vec::new(),

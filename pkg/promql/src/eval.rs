@@ -7,31 +7,115 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use promql_parser::parser::{AtModifier, Expr, Offset, PosRange, VectorSelector};
+use strata_model::histogram::FloatHistogram;
 use strata_model::{is_stale_nan, Labels, Sample, METRIC_NAME};
 
 use crate::error::QueryError;
 use crate::extended::{between, smoothed_value, RangeMode};
 
-/// One step's value of a series. Becomes an enum (float or native histogram) later; every
-/// operator goes through this alias, so that change stays local.
+/// One step's float value of a series. Native histogram values sit beside the floats (see
+/// [`StepSeries::hists`]), as Prometheus keeps `Floats` and `Histograms` apart: operators that
+/// only know floats see a histogram point as absent, which is what Prometheus does for them.
 pub(crate) type Point = Option<f64>;
 
-/// A series evaluated at every step of the current evaluator.
+/// A native histogram value, shared between steps that hold the same sample.
+pub(crate) type Hist = Arc<FloatHistogram>;
+
+/// A series evaluated at every step of the current evaluator. At each step at most one of
+/// `vals[i]` and `hists[i]` is set.
 #[derive(Debug, Clone)]
 pub(crate) struct StepSeries {
     pub labels: Labels,
     pub vals: Vec<Point>,
+    /// Histogram values per step; empty when the series has none (the common case).
+    pub hists: Vec<Option<Hist>>,
     /// Delayed name removal: the metric name is dropped when the query finishes.
     pub drop_name: bool,
 }
 
+impl StepSeries {
+    /// A series of float values only.
+    pub fn floats(labels: Labels, vals: Vec<Point>, drop_name: bool) -> Self {
+        Self {
+            labels,
+            vals,
+            hists: Vec::new(),
+            drop_name,
+        }
+    }
+
+    /// The histogram at step `i`, if any.
+    #[inline]
+    pub fn h(&self, i: usize) -> Option<&Hist> {
+        self.hists.get(i).and_then(|h| h.as_ref())
+    }
+
+    /// Whether step `i` holds a value of either kind.
+    #[inline]
+    pub fn present(&self, i: usize) -> bool {
+        self.vals[i].is_some() || self.h(i).is_some()
+    }
+
+    /// Whether any step holds a value of either kind.
+    pub fn any_present(&self) -> bool {
+        self.vals.iter().any(|p| p.is_some()) || self.hists.iter().any(|h| h.is_some())
+    }
+
+    /// The number of steps holding a value.
+    pub fn count_present(&self) -> usize {
+        self.vals.iter().filter(|p| p.is_some()).count()
+            + self.hists.iter().filter(|h| h.is_some()).count()
+    }
+
+    /// Sets the histogram at step `i`, allocating the histogram column on first use.
+    pub fn set_h(&mut self, i: usize, h: Hist) {
+        if self.hists.is_empty() {
+            self.hists = vec![None; self.vals.len()];
+        }
+        self.hists[i] = Some(h);
+    }
+}
+
+/// One histogram sample of a raw series.
+#[derive(Debug, Clone)]
+pub(crate) struct HPoint {
+    pub t: i64,
+    pub h: Hist,
+}
+
 /// A series' raw samples, as loaded from storage (stale markers included) or produced by a subquery.
+/// Histogram stale markers are turned into float stale markers when loading, so `hists` holds
+/// real histograms only.
 #[derive(Debug, Clone)]
 pub(crate) struct RawSeries {
     pub labels: Labels,
     pub samples: Vec<Sample>,
+    /// Native histogram samples, sorted by time.
+    pub hists: Vec<HPoint>,
     /// Set for subquery output whose name removal is delayed.
     pub drop_name: bool,
+}
+
+/// `h` with a `CounterReset`/`NotCounterReset` hint made unknown, as Prometheus does for
+/// subquery output: the subquery may skip the sample with the reset, or return it repeatedly.
+fn unknown_reset_hint(h: &Hist) -> Hist {
+    use strata_model::histogram::CounterResetHint as C;
+    match h.counter_reset_hint {
+        C::CounterReset | C::NotCounterReset => {
+            let mut c = FloatHistogram::clone(h);
+            c.counter_reset_hint = C::Unknown;
+            Arc::new(c)
+        }
+        _ => h.clone(),
+    }
+}
+
+/// The histograms of `h` in the window `(reft - range, reft]`.
+#[inline]
+pub(crate) fn hwindow(h: &[HPoint], reft: i64, range: i64) -> &[HPoint] {
+    let lo = h.partition_point(|s| s.t <= reft - range);
+    let hi = h.partition_point(|s| s.t <= reft);
+    &h[lo..hi.max(lo)]
 }
 
 /// A range vector: raw series plus how each step's window is placed.
@@ -200,10 +284,7 @@ impl<'a> Evaluator<'a> {
         self.check_deadline()?;
         let v = self.eval_node(e)?;
         if let Val::Vector(vs) = &v {
-            let points: usize = vs
-                .iter()
-                .map(|s| s.vals.iter().filter(|p| p.is_some()).count())
-                .sum();
+            let points: usize = vs.iter().map(|s| s.count_present()).sum();
             if points > self.max_samples {
                 return Err(too_many_samples());
             }
@@ -233,6 +314,13 @@ impl<'a> Evaluator<'a> {
                             for (i, p) in s.vals.iter().enumerate() {
                                 if let Some(x) = p {
                                     c.set(idx, i, -x)?;
+                                }
+                            }
+                            for (i, h) in s.hists.iter().enumerate() {
+                                if let Some(h) = h {
+                                    let mut neg = FloatHistogram::clone(h);
+                                    neg.mul(-1.0);
+                                    c.set_h(idx, i, Arc::new(neg))?;
                                 }
                             }
                         }
@@ -298,45 +386,62 @@ impl<'a> Evaluator<'a> {
                     .collect();
                 if vals.iter().any(|p| p.is_some()) {
                     total += vals.iter().filter(|p| p.is_some()).count();
-                    out.push(StepSeries {
-                        labels: s.labels.clone(),
-                        vals,
-                        drop_name: false,
-                    });
+                    out.push(StepSeries::floats(s.labels.clone(), vals, false));
                 }
                 continue;
             }
             let mut vals = Vec::with_capacity(n);
+            let mut hists: Vec<Option<Hist>> = Vec::new();
+            if !s.hists.is_empty() {
+                hists.reserve(n);
+            }
             let mut any = false;
             // Reference times only grow with the step, so one cursor walks the samples once.
             let samples = &s.samples;
-            let mut idx = 0usize;
+            let hs = &s.hists;
+            let (mut idx, mut hidx) = (0usize, 0usize);
             let mut prev = i64::MIN;
             for i in 0..n {
                 let t = self.ref_time(i, offset, at);
                 if t < prev {
                     idx = 0;
+                    hidx = 0;
                 }
                 prev = t;
                 while idx < samples.len() && samples[idx].t <= t {
                     idx += 1;
                 }
-                let p = if idx == 0 {
-                    None
-                } else {
-                    let smp = samples[idx - 1];
-                    (smp.t > t - self.lookback && !is_stale_nan(smp.v)).then_some(smp.v)
+                while hidx < hs.len() && hs[hidx].t <= t {
+                    hidx += 1;
+                }
+                let f = (idx > 0).then(|| samples[idx - 1]);
+                let h = (hidx > 0).then(|| &hs[hidx - 1]);
+                // The newest sample of either kind wins.
+                let (p, hp) = match (f, h) {
+                    (Some(f), Some(h)) if h.t > f.t => (None, Some(h)),
+                    (None, Some(h)) => (None, Some(h)),
+                    (Some(f), _) => (Some(f), None),
+                    (None, None) => (None, None),
                 };
-                any |= p.is_some();
+                let p = p.and_then(|smp| {
+                    (smp.t > t - self.lookback && !is_stale_nan(smp.v)).then_some(smp.v)
+                });
+                let hp = hp.and_then(|h| (h.t > t - self.lookback).then(|| h.h.clone()));
+                any |= p.is_some() || hp.is_some();
                 vals.push(p);
+                if !hs.is_empty() {
+                    hists.push(hp);
+                }
             }
             if any {
-                total += vals.iter().filter(|p| p.is_some()).count();
-                out.push(StepSeries {
+                let series = StepSeries {
                     labels: s.labels.clone(),
                     vals,
+                    hists,
                     drop_name: false,
-                });
+                };
+                total += series.count_present();
+                out.push(series);
             }
         }
         if total > self.max_samples {
@@ -391,6 +496,7 @@ impl<'a> Evaluator<'a> {
                     series.push(RawSeries {
                         labels: Labels::empty(),
                         samples,
+                        hists: Vec::new(),
                         drop_name: false,
                     });
                 }
@@ -402,10 +508,22 @@ impl<'a> Evaluator<'a> {
                             .enumerate()
                             .filter_map(|(i, p)| p.map(|v| Sample::new(child.ts(i), v)))
                             .collect();
-                        if !samples.is_empty() {
+                        let hists: Vec<HPoint> = s
+                            .hists
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, h)| {
+                                h.as_ref().map(|h| HPoint {
+                                    t: child.ts(i),
+                                    h: unknown_reset_hint(h),
+                                })
+                            })
+                            .collect();
+                        if !samples.is_empty() || !hists.is_empty() {
                             series.push(RawSeries {
                                 labels: s.labels,
                                 samples,
+                                hists,
                                 drop_name: s.drop_name,
                             });
                         }
@@ -418,7 +536,7 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
-        let total: usize = series.iter().map(|s| s.samples.len()).sum();
+        let total: usize = series.iter().map(|s| s.samples.len() + s.hists.len()).sum();
         if total > self.max_samples {
             return Err(too_many_samples());
         }
@@ -483,6 +601,7 @@ impl Collector {
         self.series.push(StepSeries {
             labels: labels.clone(),
             vals: vec![None; self.n],
+            hists: Vec::new(),
             drop_name: drop,
         });
         self.index.insert(labels, i);
@@ -490,18 +609,28 @@ impl Collector {
     }
 
     pub fn set(&mut self, idx: usize, step: usize, v: f64) -> Result<(), QueryError> {
-        let slot = &mut self.series[idx].vals[step];
-        if slot.is_some() {
+        let s = &mut self.series[idx];
+        if s.present(step) {
             return Err(QueryError::exec(SAME_LABELSET));
         }
-        *slot = Some(v);
+        s.vals[step] = Some(v);
+        Ok(())
+    }
+
+    /// Sets a histogram value; like [`Collector::set`], a second value at one step is an error.
+    pub fn set_h(&mut self, idx: usize, step: usize, h: Hist) -> Result<(), QueryError> {
+        let s = &mut self.series[idx];
+        if s.present(step) {
+            return Err(QueryError::exec(SAME_LABELSET));
+        }
+        s.set_h(step, h);
         Ok(())
     }
 
     pub fn finish(self) -> Vec<StepSeries> {
         self.series
             .into_iter()
-            .filter(|s| s.vals.iter().any(|p| p.is_some()))
+            .filter(|s| s.any_present())
             .collect()
     }
 }
@@ -572,5 +701,32 @@ mod tests {
     fn drop_name_removes_metadata_labels() {
         let l = Labels::from_pairs([("__name__", "x"), ("__type__", "counter"), ("a", "b")]);
         assert_eq!(drop_name(&l), Labels::from_pairs([("a", "b")]));
+    }
+}
+
+/// An evaluator over one step at time 0 for unit tests of other modules.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    pub(crate) fn evaluator<'a>(
+        data: &'a SelectorData,
+        annos: &'a RefCell<Annotations>,
+    ) -> Evaluator<'a> {
+        Evaluator {
+            data,
+            start: 0,
+            end: 0,
+            step: 1,
+            query_start: 0,
+            query_end: 0,
+            query_step: 0,
+            lookback: 300_000,
+            annos,
+            delayed: false,
+            deadline: Instant::now() + std::time::Duration::from_secs(60),
+            max_samples: 1_000_000,
+            query: "",
+        }
     }
 }

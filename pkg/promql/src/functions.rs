@@ -113,6 +113,7 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
             Ok(Val::Vector(vec![StepSeries {
                 labels: Labels::empty(),
                 vals: s.into_iter().map(Some).collect(),
+                hists: Vec::new(),
                 drop_name: false,
             }]))
         }
@@ -145,7 +146,7 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
             let labels = absent_labels(args[0]);
             let vals = (0..n)
                 .map(|i| {
-                    if v.iter().any(|s| s.vals[i].is_some()) {
+                    if v.iter().any(|s| s.present(i)) {
                         None
                     } else {
                         Some(1.0)
@@ -155,6 +156,7 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
             let out = StepSeries {
                 labels,
                 vals,
+                hists: Vec::new(),
                 drop_name: false,
             };
             Ok(Val::Vector(if out.vals.iter().any(|p| p.is_some()) {
@@ -165,6 +167,11 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
         }
         "sort" | "sort_desc" => {
             let mut v = vector_arg(ev, args[0])?;
+            // Sorting by value leaves native histograms out, as Prometheus.
+            for s in v.iter_mut() {
+                s.hists.clear();
+            }
+            v.retain(|s| s.any_present());
             if n == 1 {
                 let desc = name == "sort_desc";
                 // NaN sorts last in both directions, as Prometheus.
@@ -215,13 +222,11 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
         "histogram_quantiles" => crate::histogram::histogram_quantiles(ev, &args),
         "histogram_fraction" => crate::histogram::histogram_fraction(ev, &args),
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
-        | "histogram_stdvar" => {
+        | "histogram_stdvar" => match crate::nh_functions::Stat::of(name) {
             // Native histograms only: float samples are ignored.
-            for a in &args {
-                ev.eval(a)?;
-            }
-            Ok(Val::Vector(Vec::new()))
-        }
+            Some(stat) => crate::nh_functions::eval_stat(ev, stat, &args),
+            None => Err(QueryError::Internal(format!("no statistic for {name}"))),
+        },
         "round" => {
             let v = vector_arg(ev, args[0])?;
             let to = match args.get(1) {
@@ -262,6 +267,7 @@ pub(crate) fn eval_call(ev: &Evaluator, c: &Call) -> Result<Val, QueryError> {
                 None => Ok(Val::Vector(vec![StepSeries {
                     labels: Labels::empty(),
                     vals: (0..n).map(|i| Some(f(ev.ts(i).div_euclid(1000)))).collect(),
+                    hists: Vec::new(),
                     drop_name: false,
                 }])),
                 Some(a) => {
@@ -442,10 +448,16 @@ fn timestamp_of_selector(
         for i in 0..ev.n() {
             let t = ev.ref_time(i, offset, at);
             let k = s.samples.partition_point(|x| x.t <= t);
-            if k == 0 {
-                continue;
-            }
-            let smp = s.samples[k - 1];
+            let hk = s.hists.partition_point(|x| x.t <= t);
+            // The newest sample of either kind; a histogram is never a stale marker here.
+            let ft = (k > 0).then(|| s.samples[k - 1]);
+            let ht = (hk > 0).then(|| s.hists[hk - 1].t);
+            let smp = match (ft, ht) {
+                (Some(f), Some(h)) if h > f.t => strata_model::Sample::new(h, 0.0),
+                (Some(f), _) => f,
+                (None, Some(h)) => strata_model::Sample::new(h, 0.0),
+                (None, None) => continue,
+            };
             if smp.t <= t - ev.lookback || strata_model::is_stale_nan(smp.v) {
                 continue;
             }

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use promql_parser::parser::{Expr, PosRange};
+use strata_model::histogram::FloatHistogram;
 use strata_model::Labels;
 
 use crate::error::QueryError;
@@ -10,6 +11,10 @@ use crate::eval::{Collector, Evaluator, StepSeries, Val};
 use crate::functions::{scalar_arg, vector_arg};
 use crate::mathx::{
     bucket_fraction, bucket_quantile, fmt_g, fmt_g_prec, format_openmetrics_float, rfc3339, Bucket,
+};
+use crate::nh_functions::{
+    histogram_fraction as histogram_fraction_native,
+    histogram_quantile as histogram_quantile_native, NativeAnnos,
 };
 
 const BUCKET_LABEL: &str = "le";
@@ -88,28 +93,43 @@ fn quantile_over_buckets(
             format_openmetrics_float(qs.first().copied().unwrap_or(f64::NAN)),
         )
     });
-    let out = classic_buckets(ev, input, pos.input, quantile_label, |i, name, buckets| {
-        let q = qs[i];
-        let (v, fix) = bucket_quantile(q, buckets);
-        if fix.forced_monotonic {
-            let ts = ev.ts(i);
-            match forced.iter_mut().find(|(n, _)| n == name) {
-                None => forced.push((
-                    name.to_string(),
-                    (ts, ts, fix.min_bucket, fix.max_bucket, fix.max_diff, 0),
-                )),
-                Some((_, (a, b, mn, mx, d, cnt))) => {
-                    *a = (*a).min(ts);
-                    *b = (*b).max(ts);
-                    *mn = mn.min(fix.min_bucket);
-                    *mx = mx.max(fix.max_bucket);
-                    *d = d.max(fix.max_diff);
-                    *cnt += 1;
+    let native_q = |i: usize, name: &str, h: &FloatHistogram| {
+        let a = NativeAnnos {
+            ev,
+            metric: name,
+            pos: pos.input,
+        };
+        histogram_quantile_native(qs[i], h, &a)
+    };
+    let out = classic_buckets(
+        ev,
+        input,
+        pos.input,
+        quantile_label,
+        native_q,
+        |i, name, buckets| {
+            let q = qs[i];
+            let (v, fix) = bucket_quantile(q, buckets);
+            if fix.forced_monotonic {
+                let ts = ev.ts(i);
+                match forced.iter_mut().find(|(n, _)| n == name) {
+                    None => forced.push((
+                        name.to_string(),
+                        (ts, ts, fix.min_bucket, fix.max_bucket, fix.max_diff, 0),
+                    )),
+                    Some((_, (a, b, mn, mx, d, cnt))) => {
+                        *a = (*a).min(ts);
+                        *b = (*b).max(ts);
+                        *mn = mn.min(fix.min_bucket);
+                        *mx = mx.max(fix.max_bucket);
+                        *d = d.max(fix.max_diff);
+                        *cnt += 1;
+                    }
                 }
             }
-        }
-        v
-    })?;
+            v
+        },
+    )?;
     for (name, (min_ts, max_ts, min_b, max_b, diff, cnt)) in forced {
         ev.info(pos.monotonicity, format!(
             "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile){}, from buckets {} to {}, with a max diff of {}, over {} samples from {} to {}",
@@ -129,18 +149,31 @@ pub(crate) fn histogram_fraction(ev: &Evaluator, args: &[&Expr]) -> Result<Val, 
     let lo = scalar_arg(ev, args[0])?;
     let hi = scalar_arg(ev, args[1])?;
     let input = vector_arg(ev, args[2])?;
-    classic_buckets(ev, &input, args[2].pos(), None, |i, _, buckets| {
+    let pos = args[2].pos();
+    let native = |i: usize, name: &str, h: &FloatHistogram| {
+        let a = NativeAnnos {
+            ev,
+            metric: name,
+            pos,
+        };
+        histogram_fraction_native(lo[i], hi[i], h, &a)
+    };
+    classic_buckets(ev, &input, pos, None, native, |i, _, buckets| {
         bucket_fraction(lo[i], hi[i], buckets)
     })
 }
 
 /// Groups classic bucket series (by labels without `le`) and computes `f` over each group's
-/// buckets at each step; the result drops `le` and the metric name.
+/// buckets at each step; the result drops `le` and the metric name. Native histogram samples
+/// go through `native` instead (with the metric name when names are kept, for annotations);
+/// a native histogram with the labels of a classic group at the same step voids both, with a
+/// warning, as in Prometheus.
 fn classic_buckets(
     ev: &Evaluator,
     input: &[StepSeries],
     input_pos: PosRange,
     extra_label: Option<(&str, String)>,
+    mut native: impl FnMut(usize, &str, &FloatHistogram) -> f64,
     mut f: impl FnMut(usize, &str, &mut Vec<Bucket>) -> f64,
 ) -> Result<Val, QueryError> {
     let n = ev.n();
@@ -149,7 +182,14 @@ fn classic_buckets(
     let mut series_group: Vec<Option<(usize, f64)>> = Vec::with_capacity(input.len());
     let mut bad_le: Vec<(String, String)> = Vec::new();
     let mut group_names: Vec<String> = Vec::new();
+    let has_native = input.iter().any(|s| !s.hists.is_empty());
+    let mut native_idx: HashMap<usize, usize> = HashMap::new();
     for s in input {
+        if s.vals.iter().all(|v| v.is_none()) {
+            // Only native histograms: no classic bucket, and no `le` to complain about.
+            series_group.push(None);
+            continue;
+        }
         let le = s.labels.get(BUCKET_LABEL).unwrap_or("");
         match parse_go_float(le) {
             Some(upper) => {
@@ -202,7 +242,7 @@ fn classic_buckets(
     let mut out_idx: Vec<Option<usize>> = vec![None; group_labels.len()];
     let mut buckets: Vec<Vec<Bucket>> = vec![Vec::new(); group_labels.len()];
     for i in 0..n {
-        if !input.iter().any(|s| s.vals[i].is_some()) {
+        if !input.iter().any(|s| s.present(i)) {
             continue;
         }
         for b in buckets.iter_mut() {
@@ -211,6 +251,40 @@ fn classic_buckets(
         for (si, s) in input.iter().enumerate() {
             if let (Some(v), Some((g, upper))) = (s.vals[i], series_group[si]) {
                 buckets[g].push(Bucket { upper, count: v });
+            }
+        }
+        if has_native {
+            for (si, s) in input.iter().enumerate() {
+                let Some(h) = s.h(i) else { continue };
+                let name = if ev.delayed {
+                    s.labels.metric_name().unwrap_or("")
+                } else {
+                    ""
+                };
+                if let Some(&g) = group_index.get(&s.labels) {
+                    if !buckets[g].is_empty() {
+                        ev.warn(
+                            input_pos,
+                            format!(
+                                "PromQL warning: vector contains a mix of classic and native histograms{}",
+                                for_metric_name(name)
+                            ),
+                        );
+                        buckets[g].clear();
+                        continue;
+                    }
+                }
+                let v = native(i, name, h);
+                let id = *native_idx.entry(si).or_insert_with(|| {
+                    let (mut l, d) = ev.dropped(&s.labels);
+                    if let Some((name, value)) = &extra_label {
+                        let mut b = l.builder();
+                        b.set(name, value);
+                        l = b.build();
+                    }
+                    c.index_flag(l, d)
+                });
+                c.set(id, i, v)?;
             }
         }
         for g in 0..buckets.len() {

@@ -26,19 +26,61 @@ pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    // NaN sorts first, as Prometheus's value heap orders it.
-    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
-        (true, true) => std::cmp::Ordering::Equal,
-        (true, false) => std::cmp::Ordering::Less,
-        (false, true) => std::cmp::Ordering::Greater,
-        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
-    });
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);
     let upper = (lower + 1.0).min(n - 1.0);
     let weight = rank - rank.floor();
-    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+    let (lo, up) = (lower as usize, upper as usize);
+    // The values at two positions of the sorted order (NaN first, as Prometheus's value heap
+    // orders it), found by selection instead of a full sort. Values comparing equal are
+    // indistinguishable except zeros (-0 and +0) and NaN payloads (never shown): a zero at a
+    // position takes the sign of the zero a stable sort would put there, the zeros keeping
+    // their input order after every value ordered before them.
+    let before_zero = values.iter().filter(|v| v.is_nan() || **v < 0.0).count();
+    let (mut lo_zero, mut up_zero) = (None, None);
+    for (zeros, v) in values.iter().filter(|v| **v == 0.0).enumerate() {
+        let pos = before_zero + zeros;
+        if pos == lo {
+            lo_zero = Some(*v);
+        }
+        if pos == up {
+            up_zero = Some(*v);
+        }
+    }
+    values.select_nth_unstable_by(lo, quantile_order);
+    let v_lo = values[lo];
+    let v_up = if up == lo {
+        v_lo
+    } else {
+        values[lo + 1..]
+            .iter()
+            .copied()
+            .min_by(quantile_order)
+            .unwrap_or(v_lo)
+    };
+    let v_lo = if v_lo == 0.0 {
+        lo_zero.unwrap_or(v_lo)
+    } else {
+        v_lo
+    };
+    let v_up = if v_up == 0.0 {
+        up_zero.unwrap_or(v_up)
+    } else {
+        v_up
+    };
+    v_lo * (1.0 - weight) + v_up * weight
+}
+
+/// The order [`quantile`] ranks values in: NaN first, then ascending; equal values (and -0,
+/// +0) compare equal.
+fn quantile_order(a: &f64, b: &f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    }
 }
 
 const MIN_NORMAL: f64 = f64::MIN_POSITIVE;
@@ -365,6 +407,96 @@ pub(crate) fn rfc3339(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition: a stable sort (NaN first), then interpolation between two ranks.
+    fn quantile_by_sorting(q: f64, values: &[f64]) -> f64 {
+        let mut v = values.to_vec();
+        v.sort_by(quantile_order);
+        let n = v.len() as f64;
+        let rank = q * (n - 1.0);
+        let lower = rank.floor().max(0.0);
+        let upper = (lower + 1.0).min(n - 1.0);
+        let weight = rank - rank.floor();
+        v[lower as usize] * (1.0 - weight) + v[upper as usize] * weight
+    }
+
+    #[test]
+    fn quantile_keeps_the_sign_of_the_zero_a_stable_sort_puts_there() {
+        // Interleaved: 40 zeros, the first 20 negative, among larger values on both sides.
+        let mut values: Vec<f64> = Vec::new();
+        for i in 0..40 {
+            values.push(if i < 20 { -0.0 } else { 0.0 });
+            values.push(if i % 2 == 0 { 5.0 } else { -5.0 });
+        }
+        // Ranks 20..=39 of 80 are the first zeros in input order: all -0.
+        for q in [21.0 / 79.0, 30.0 / 79.0, 38.0 / 79.0] {
+            let got = quantile(q, &mut values.clone());
+            let want = quantile_by_sorting(q, &values);
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "q={q}: got {got}, want {want}"
+            );
+        }
+        // Zeros of both signs in a random order, long enough for selection to reorder them.
+        let mut seed: u64 = 7;
+        for _ in 0..20 {
+            let values: Vec<f64> = (0..400)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    [-0.0, 0.0, -1.0, 1.0][(seed >> 33) as usize % 4]
+                })
+                .collect();
+            for k in 0..400 {
+                let q = k as f64 / 399.0;
+                let got = quantile(q, &mut values.clone());
+                let want = quantile_by_sorting(q, &values);
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "q={q}: got {got}, want {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn quantile_by_selection_equals_sorting_bit_for_bit() {
+        // Few distinct values, so ties, signed zeros and NaNs meet often; lengths past the
+        // small-slice cut-off, where selection stops being an insertion sort.
+        let pool = [
+            -0.0,
+            0.0,
+            f64::NAN,
+            1.0,
+            -1.0,
+            2.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1e-300,
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize
+        };
+        for _ in 0..3000 {
+            let len = 1 + next() % 120;
+            let values: Vec<f64> = (0..len).map(|_| pool[next() % pool.len()]).collect();
+            for q in [0.0, 0.1, 0.25, 0.5, 0.9, 0.99, 1.0] {
+                let want = quantile_by_sorting(q, &values);
+                let got = quantile(q, &mut values.clone());
+                assert!(
+                    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                    "q={q} values={values:?}: got {got}, want {want}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn go_g_formatting() {

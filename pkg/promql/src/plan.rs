@@ -6,12 +6,13 @@ use std::sync::Arc;
 use futures::future::try_join_all;
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{Expr, VectorSelector};
-use strata_model::{MatchOp, Matcher, METRIC_NAME};
-use strata_storage::{Querier, SelectHints};
+use strata_model::{is_stale_nan, MatchOp, Matcher, Sample, METRIC_NAME, STALE_NAN};
+use strata_storage::{Querier, SelectHints, Series};
 
 use crate::error::QueryError;
 use crate::eval::{
-    at_ms, node_key, offset_ms, subquery_range, RawSeries, SelectorData, DEFAULT_SUBQUERY_STEP_MS,
+    at_ms, node_key, offset_ms, subquery_range, HPoint, RawSeries, SelectorData,
+    DEFAULT_SUBQUERY_STEP_MS,
 };
 use crate::extended::RangeMode;
 
@@ -216,6 +217,83 @@ fn escape_braces(re: &str) -> String {
     out
 }
 
+/// Series per decoding task at least: smaller selections are decoded by one task.
+const DECODE_BATCH: usize = 512;
+
+/// Decodes a selection's series (samples in `[start, end]`), split over the machine's cores
+/// when it is large: each part in a blocking task, the parts joined in order, so the result
+/// and the first error reported are those of decoding in one go.
+async fn decode_selection(
+    series: Vec<Series>,
+    start: i64,
+    end: i64,
+) -> Result<Vec<RawSeries>, QueryError> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let parts_wanted = workers.min(series.len() / DECODE_BATCH).max(1);
+    if parts_wanted == 1 {
+        return decode_series(series, start, end);
+    }
+    let total = series.len();
+    let per = total.div_ceil(parts_wanted).max(1);
+    let mut parts: Vec<Vec<Series>> = Vec::with_capacity(parts_wanted);
+    let mut rest = series;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    let tasks: Vec<_> = parts
+        .into_iter()
+        .map(|p| tokio::task::spawn_blocking(move || decode_series(p, start, end)))
+        .collect();
+    let mut out = Vec::with_capacity(total);
+    for t in tasks {
+        let part = t
+            .await
+            .map_err(|e| QueryError::Internal(format!("decoding task failed: {e}")))??;
+        out.extend(part);
+    }
+    Ok(out)
+}
+
+/// Decodes series into the engine's form: floats and histograms in `[start, end]`, a
+/// histogram stale marker turned into a float one.
+fn decode_series(series: Vec<Series>, start: i64, end: i64) -> Result<Vec<RawSeries>, QueryError> {
+    let mut all = Vec::with_capacity(series.len());
+    for s in series {
+        // Only the samples in the selector's range, chunks outside it skipped.
+        let decoded = s
+            .decode_range(start, end)
+            .map_err(|e| QueryError::Internal(format!("decoding series {}: {e}", s.labels)))?;
+        let mut samples: Vec<Sample> = decoded.floats;
+        let mut hists: Vec<HPoint> = Vec::new();
+        let mut stale_hist = false;
+        for h in decoded.histograms {
+            if is_stale_nan(h.h.sum) {
+                // A histogram stale marker ends the series as a float one does.
+                samples.push(Sample::new(h.t, STALE_NAN));
+                stale_hist = true;
+            } else {
+                hists.push(HPoint {
+                    t: h.t,
+                    h: Arc::new(h.h),
+                });
+            }
+        }
+        if stale_hist {
+            samples.sort_by_key(|x| x.t);
+        }
+        all.push(RawSeries {
+            labels: s.labels,
+            samples,
+            hists,
+            drop_name: false,
+        });
+    }
+    Ok(all)
+}
+
 /// Loads every planned selector, decoding each series once; counts samples against `max_samples`.
 pub(crate) async fn load(
     querier: Arc<dyn Querier>,
@@ -232,33 +310,19 @@ pub(crate) async fn load(
             let mut all: Vec<RawSeries> = Vec::new();
             for ms in &sets {
                 let series = querier.select(&plan.hints, ms).await?;
-                for s in series {
-                    let mut it = s.iter();
-                    let samples: Vec<_> = it
-                        .by_ref()
-                        .filter(|x| x.t >= plan.hints.start && x.t <= plan.hints.end)
-                        .collect();
-                    if let Some(e) = it.err() {
-                        return Err(QueryError::Internal(format!(
-                            "decoding series {}: {e}",
-                            s.labels
-                        )));
-                    }
-                    all.push(RawSeries {
-                        labels: s.labels,
-                        samples,
-                        drop_name: false,
-                    });
-                }
+                all.extend(decode_selection(series, plan.hints.start, plan.hints.end).await?);
             }
             if sets.len() > 1 {
                 all.sort_by(|a, b| a.labels.cmp(&b.labels));
                 all.dedup_by(|a, b| a.labels == b.labels);
             }
-            all.retain(|s| !s.samples.is_empty());
+            all.retain(|s| !s.samples.is_empty() || !s.hists.is_empty());
             // Count as Prometheus's sample limit does: a range selector holds its windows'
             // samples, an instant selector at most one sample per step.
-            let counted: usize = all.iter().map(|s| s.samples.len().min(plan.steps)).sum();
+            let counted: usize = all
+                .iter()
+                .map(|s| (s.samples.len() + s.hists.len()).min(plan.steps))
+                .sum();
             Ok::<_, QueryError>((key, all, counted))
         }
     });

@@ -5,7 +5,7 @@ use promql_parser::parser::Expr;
 use strata_model::{Labels, Sample, METRIC_NAME};
 
 use crate::error::QueryError;
-use crate::eval::{without_stale, Evaluator, StepSeries, Val, SAME_LABELSET};
+use crate::eval::{hwindow, without_stale, Evaluator, Hist, StepSeries, Val, SAME_LABELSET};
 use crate::extended::{anchored_samples, between, extended_rate, RangeMode};
 use crate::functions::{absent_labels, scalar_arg, unparen};
 use crate::mathx::{kahan_inc, quantile};
@@ -52,6 +52,9 @@ struct WindowCtx<'a> {
     range_secs: f64,
     eval_ts: i64,
     params: &'a [f64],
+    /// Known: no sample in the window is below its predecessor, so `rate`/`increase` need
+    /// not look for counter resets. `false` means unknown (look).
+    no_counter_resets: bool,
 }
 
 type WindowFn = fn(&[Sample], &WindowCtx) -> Result<Option<f64>, QueryError>;
@@ -157,6 +160,12 @@ pub(crate) fn eval_range_function(
     let mut out: Vec<StepSeries> = Vec::new();
     let mut step_params = vec![0.0; params.len()];
     let mut non_counter: Vec<String> = Vec::new();
+    // `rate` and `increase` over plain windows: per series, the number of counter resets
+    // (a sample below its predecessor) up to each sample, so a window without any skips
+    // the scan for them. The scan itself is unchanged where there are resets, so results
+    // are bit for bit the same.
+    let count_resets = rv.mode == RangeMode::Plain && matches!(name, "rate" | "increase");
+    let mut resets_upto: Vec<u32> = Vec::new();
     for s in rv.series.iter() {
         ev.check_deadline()?;
         let samples = if rv.may_have_stale {
@@ -164,8 +173,22 @@ pub(crate) fn eval_range_function(
         } else {
             std::borrow::Cow::Borrowed(s.samples.as_slice())
         };
+        if count_resets {
+            resets_upto.clear();
+            let mut resets = 0u32;
+            resets_upto.push(0);
+            for p in samples.windows(2) {
+                if p[1].v < p[0].v {
+                    resets += 1;
+                }
+                resets_upto.push(resets);
+            }
+        }
         let mut vals = vec![None; n];
+        let mut hvals: Vec<Option<Hist>> = Vec::new();
         let mut any = false;
+        let mut any_float = false;
+        let metric = s.labels.metric_name().unwrap_or("").to_string();
         let (mut lo, mut hi) = (0usize, 0usize);
         let mut last_ref = i64::MIN;
         for (i, val) in vals.iter_mut().enumerate() {
@@ -189,6 +212,7 @@ pub(crate) fn eval_range_function(
                                 range_secs: range as f64 / 1000.0,
                                 eval_ts: ev.ts(i),
                                 params: &step_params,
+                                no_counter_resets: false,
                             };
                             f(a, &ctx)?
                         }
@@ -209,28 +233,61 @@ pub(crate) fn eval_range_function(
             while lo < hi && samples[lo].t <= reft - range {
                 lo += 1;
             }
+            let hw = hwindow(&s.hists, reft, range);
+            if !hw.is_empty() {
+                let c = crate::nh_range::Ctx {
+                    ev,
+                    metric: &metric,
+                    pos: args[midx].pos(),
+                    range_start: reft - range,
+                    range_end: reft,
+                    range_secs: range as f64 / 1000.0,
+                };
+                let fw = if lo < hi { &samples[lo..hi] } else { &[][..] };
+                match crate::nh_range::window(name, fw, hw, &c) {
+                    crate::nh_range::Out::None => continue,
+                    crate::nh_range::Out::F(v) => {
+                        *val = Some(v);
+                        any = true;
+                        continue;
+                    }
+                    crate::nh_range::Out::H(h) => {
+                        if hvals.is_empty() {
+                            hvals = vec![None; n];
+                        }
+                        hvals[i] = Some(h);
+                        any = true;
+                        continue;
+                    }
+                    crate::nh_range::Out::Floats => {}
+                }
+            }
             if lo >= hi {
                 continue;
             }
             for (k, p) in params.iter().enumerate() {
                 step_params[k] = p[i];
             }
+            // Resets among pairs (k-1, k), lo < k < hi: a difference of prefix counts.
+            let no_counter_resets = count_resets && resets_upto[hi - 1] == resets_upto[lo];
             let ctx = WindowCtx {
                 range_start: reft - range,
                 range_end: reft,
                 range_secs: range as f64 / 1000.0,
                 eval_ts: ev.ts(i),
                 params: &step_params,
+                no_counter_resets,
             };
             if let Some(v) = f(&samples[lo..hi], &ctx)? {
                 *val = Some(v);
                 any = true;
+                any_float = true;
             }
         }
         if !any {
             continue;
         }
-        if matches!(name, "rate" | "increase") {
+        if any_float && matches!(name, "rate" | "increase") {
             if let Some(mn) = s.labels.get(METRIC_NAME) {
                 let counter_like = ["_total", "_sum", "_count", "_bucket"]
                     .iter()
@@ -252,6 +309,7 @@ pub(crate) fn eval_range_function(
         out.push(StepSeries {
             labels,
             vals,
+            hists: hvals,
             drop_name,
         });
     }
@@ -281,7 +339,7 @@ pub(crate) fn eval_range_function(
     if name == "absent_over_time" {
         let vals: Vec<Option<f64>> = (0..n)
             .map(|i| {
-                if out.iter().any(|s| s.vals[i].is_some()) {
+                if out.iter().any(|s| s.present(i)) {
                     None
                 } else {
                     Some(1.0)
@@ -298,6 +356,7 @@ pub(crate) fn eval_range_function(
         return Ok(Val::Vector(vec![StepSeries {
             labels,
             vals,
+            hists: Vec::new(),
             drop_name: false,
         }]));
     }
@@ -322,7 +381,7 @@ fn extrapolated_rate(w: &[Sample], c: &WindowCtx, is_counter: bool, is_rate: boo
     let first = w[0];
     let last = w[w.len() - 1];
     let mut result = last.v - first.v;
-    if is_counter {
+    if is_counter && !c.no_counter_resets {
         for p in w.windows(2) {
             if p[1].v < p[0].v {
                 result += p[0].v;
@@ -516,6 +575,7 @@ mod tests {
             range_secs: (end - start) as f64 / 1000.0,
             eval_ts: end,
             params: &[],
+            no_counter_resets: false,
         }
     }
 
@@ -530,6 +590,18 @@ mod tests {
         assert!((r - 1.0).abs() < 1e-12, "{r}");
         let inc = extrapolated_rate(&w, &ctx(0, 60_000), true, false).expect("two samples");
         assert!((inc - 60.0).abs() < 1e-9, "{inc}");
+    }
+
+    #[test]
+    fn the_no_reset_shortcut_gives_the_same_bits() {
+        let w: Vec<Sample> = (1..=20)
+            .map(|i| Sample::new(i * 15_000, 1e9 + (i * i) as f64 * 0.37))
+            .collect();
+        let mut c = ctx(0, 300_000);
+        let scanned = extrapolated_rate(&w, &c, true, true).expect("samples");
+        c.no_counter_resets = true;
+        let skipped = extrapolated_rate(&w, &c, true, true).expect("samples");
+        assert_eq!(scanned.to_bits(), skipped.to_bits());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Query results as the HTTP layer sees them.
 
+use strata_model::histogram::FloatHistogram;
 use strata_model::{Labels, Sample};
 
 /// A query's result value, shaped as Prometheus's `resultType`.
@@ -32,8 +33,19 @@ pub struct VectorSample {
     pub labels: Labels,
     /// Evaluation time in milliseconds.
     pub t: i64,
-    /// The value.
+    /// The float value; meaningless (0) when `h` is set.
     pub v: f64,
+    /// The native histogram value, when the sample is a histogram (`"histogram"` in the API).
+    pub h: Option<FloatHistogram>,
+}
+
+/// One native histogram point of a matrix series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramPoint {
+    /// Milliseconds since the Unix epoch.
+    pub t: i64,
+    /// The histogram.
+    pub h: FloatHistogram,
 }
 
 /// One series of a matrix.
@@ -41,8 +53,10 @@ pub struct VectorSample {
 pub struct RangeSeries {
     /// The series' labels.
     pub labels: Labels,
-    /// Samples in increasing time order.
+    /// Float samples in increasing time order.
     pub samples: Vec<Sample>,
+    /// Native histogram samples in increasing time order (`"histograms"` in the API).
+    pub histograms: Vec<HistogramPoint>,
 }
 
 /// A successful query's result with its annotations.

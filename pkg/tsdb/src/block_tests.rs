@@ -416,3 +416,62 @@ fn flushes_racing_pushes_lose_no_acknowledged_sample() {
     drop(db);
     check(&open(dir.path()));
 }
+
+/// Each kind of damage to one of two blocks: the database opens, the damaged block is moved
+/// to the quarantine directory, the other block is served.
+#[test]
+fn every_kind_of_block_damage_is_quarantined_and_the_rest_served() {
+    type Damage = fn(&Path);
+    let cases: [(&str, Damage); 5] = [
+        ("corrupt meta.json", |b| {
+            std::fs::write(b.join("meta.json"), b"{\"ulid\": 7,").expect("write")
+        }),
+        ("missing meta.json (half-written block)", |b| {
+            std::fs::remove_file(b.join("meta.json")).expect("remove")
+        }),
+        ("missing index", |b| {
+            std::fs::remove_file(b.join("index")).expect("remove")
+        }),
+        ("truncated index", |b| {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(b.join("index"))
+                .expect("open");
+            f.set_len(40).expect("truncate");
+        }),
+        ("missing chunk segment", |b| {
+            std::fs::remove_file(b.join("chunks").join("000001")).expect("remove")
+        }),
+    ];
+    for (name, damage) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blocks: Vec<PathBuf> = {
+            let db = open(dir.path());
+            fill(&db, "t1", 0, 2 * H);
+            db.flush_all().expect("flush");
+            db.blocks(&tenant("t1"))
+                .iter()
+                .map(|b| b.dir().to_path_buf())
+                .collect()
+        };
+        assert_eq!(blocks.len(), 2, "{name}");
+        damage(&blocks[0]);
+        let db = open(dir.path());
+        let st = db.block_load_stats();
+        assert_eq!((st.loaded, st.quarantined), (1, 1), "{name}: {st:?}");
+        let moved = tenant_dir(dir.path(), "t1")
+            .join(crate::QUARANTINE_DIR)
+            .join(blocks[0].file_name().expect("name"));
+        assert!(moved.exists(), "{name}: not in quarantine");
+        assert!(!blocks[0].exists(), "{name}: still in place");
+        // The second hour is served from the good block.
+        let got = query(&db, "t1");
+        assert!(total(&got) > 0, "{name}: nothing served");
+        assert!(
+            got.values()
+                .flatten()
+                .all(|&(t, _)| (H..2 * H).contains(&t)),
+            "{name}: samples outside the good block"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use strata_block::{list_block_dirs, remove_tmp_blocks, Block};
+use strata_block::{list_block_dirs, remove_tmp_blocks_in, Block};
 use strata_model::TenantId;
 
 use crate::error::DbError;
@@ -36,9 +36,12 @@ pub(crate) fn tenant_dir(root: &Path, tenant: &TenantId) -> PathBuf {
     root.join(tenant.as_str())
 }
 
-/// Opens every tenant's blocks under `root` (created if missing).
-pub(crate) fn load(root: &Path) -> Result<(TenantBlocks, BlockLoadStats), DbError> {
-    std::fs::create_dir_all(root).map_err(|e| DbError::io("create directory", root, e))?;
+/// Opens every tenant's blocks under `root` (created, durably, through `fs` if missing).
+pub(crate) fn load(
+    fs: &dyn strata_vfs::Fs,
+    root: &Path,
+) -> Result<(TenantBlocks, BlockLoadStats), DbError> {
+    create_dir_durably(fs, root)?;
     let mut out = TenantBlocks::new();
     let mut stats = BlockLoadStats::default();
     let rd = std::fs::read_dir(root).map_err(|e| DbError::io("list", root, e))?;
@@ -53,7 +56,7 @@ pub(crate) fn load(root: &Path) -> Result<(TenantBlocks, BlockLoadStats), DbErro
             tracing::warn!(dir = %path.display(), "tsdb: ignoring directory that is not a tenant id");
             continue;
         };
-        stats.tmp_removed += remove_tmp_blocks(&path).map_err(|e| {
+        stats.tmp_removed += remove_tmp_blocks_in(fs, &path).map_err(|e| {
             DbError::block(format!("remove unfinished blocks of tenant {tenant}"), e)
         })? as u64;
         let dirs = list_block_dirs(&path)
@@ -76,6 +79,21 @@ pub(crate) fn load(root: &Path) -> Result<(TenantBlocks, BlockLoadStats), DbErro
         }
     }
     Ok((out, stats))
+}
+
+/// Creates `dir` (and missing parents) if it does not exist, and fsyncs its parent so the
+/// new entry survives a power loss (blocks inside it are only as durable as their path).
+pub(crate) fn create_dir_durably(fs: &dyn strata_vfs::Fs, dir: &Path) -> Result<(), DbError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs.create_dir_all(dir)
+        .map_err(|e| DbError::io("create directory", dir, e))?;
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs.sync_dir(parent)
+            .map_err(|e| DbError::io("fsync directory", parent, e))?;
+    }
+    Ok(())
 }
 
 /// Moves an unreadable block to `<tenant dir>/quarantine/`, so the tenant's other blocks are

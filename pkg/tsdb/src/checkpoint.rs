@@ -1,7 +1,10 @@
 //! What a WAL checkpoint keeps: tenant records, the series records of series still in a
-//! head (once each), samples at or after the truncation time (the later of the caller's and
-//! each head's minimum valid time, before which data lives in blocks), and the latest metadata per
-//! metric family. Undecodable records are dropped (they would be skipped at replay anyway).
+//! head (once each), samples, histograms and exemplars at or after the truncation time (the
+//! later of the caller's and, per head, the time before which its durable blocks hold
+//! everything, less its out-of-order window: out-of-order samples within the window may
+//! still be accepted below it and live only in the head), the latest metadata per
+//! metric family, and one minimum-valid-time record per head that has one. Undecodable
+//! records are dropped (they would be skipped at replay anyway).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -31,6 +34,18 @@ impl HeadCompactor {
             series: HashSet::new(),
             metadata: BTreeMap::new(),
         }
+    }
+}
+
+impl HeadCompactor {
+    /// Samples of `head` before this are in blocks and need no replay.
+    fn keep_from(&self, head: &Head) -> i64 {
+        // Only what durable blocks hold: a cut that failed after raising the minimum valid
+        // time must not lose its samples from the log.
+        let mvt = head
+            .blocks_cover()
+            .saturating_sub(head.out_of_order_window_ms());
+        self.mint.max(mvt)
     }
 }
 
@@ -70,14 +85,37 @@ impl Compactor for HeadCompactor {
                 let Some(head) = self.heads.get(&tenant) else {
                     return;
                 };
-                // Samples before the head's minimum valid time are in blocks already.
-                let mint = self.mint.max(head.min_valid_time());
+                let mint = self.keep_from(head);
                 let kept: Vec<record::RefSample> =
                     samples.into_iter().filter(|s| s.t >= mint).collect();
                 if !kept.is_empty() {
                     record::samples_records(tenant, &kept, out);
                 }
             }
+            Record::Histograms { tenant, samples } => {
+                let Some(head) = self.heads.get(&tenant) else {
+                    return;
+                };
+                let mint = self.keep_from(head);
+                let kept: Vec<record::RefHistogram> =
+                    samples.into_iter().filter(|s| s.t >= mint).collect();
+                if !kept.is_empty() {
+                    record::histogram_records(tenant, &kept, out);
+                }
+            }
+            Record::Exemplars { tenant, exemplars } => {
+                let Some(head) = self.heads.get(&tenant) else {
+                    return;
+                };
+                let mint = self.keep_from(head);
+                let kept: Vec<record::RefExemplar> =
+                    exemplars.into_iter().filter(|e| e.t >= mint).collect();
+                if !kept.is_empty() {
+                    record::exemplar_records(tenant, &kept, out);
+                }
+            }
+            // Written afresh for every head in `finish`.
+            Record::MinValidTime { .. } => {}
             Record::Metadata { tenant, entries } => {
                 for md in entries {
                     self.metadata
@@ -88,6 +126,16 @@ impl Compactor for HeadCompactor {
     }
 
     fn finish(&mut self, out: &mut Vec<Vec<u8>>) {
+        let mut mvt: Vec<(u32, i64)> = self
+            .heads
+            .iter()
+            .map(|(id, h)| (*id, h.blocks_cover()))
+            .filter(|(_, t)| *t != i64::MIN)
+            .collect();
+        mvt.sort_unstable();
+        for (id, t) in mvt {
+            out.push(record::min_valid_time_record(id, t));
+        }
         let mut by_tenant: BTreeMap<u32, Vec<MetricMetadata>> = BTreeMap::new();
         for ((t, _), md) in std::mem::take(&mut self.metadata) {
             by_tenant.entry(t).or_default().push(md);

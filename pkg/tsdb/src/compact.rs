@@ -2,11 +2,17 @@
 //! checkpointing the WAL, as Prometheus's `Compact` / `truncateMemory` / `truncateWAL`.
 //!
 //! Order, so that nothing acknowledged is lost and a crash at any point replays correctly:
-//! 1. raise the head's minimum valid time to `t` (appends below it are refused from now on);
+//! 1. raise the head's minimum valid time to `t` (appends below it are refused from now on,
+//!    except out-of-order samples within the tenant's window);
 //! 2. collect, under each series' lock, the chunks ending before `t` (an open chunk ending
-//!    before `t` is closed first, so later appends go to a new chunk);
+//!    before `t` is closed first, so later appends go to a new chunk), with the series'
+//!    out-of-order samples before `t` merged in (sorted, one sample per timestamp);
 //! 3. write one block per [`CHUNK_RANGE_MS`]-aligned range, fsynced and renamed into place;
-//! 4. drop the collected chunks from the head and remove series left empty;
+//! 4. log the minimum valid time to the WAL (a record replay restores, so a restart keeps
+//!    refusing samples below `t`; from then on checkpoints may drop them), then drop the
+//!    collected chunks (and out-of-order samples) from the head and remove series
+//!    left empty; out-of-order samples below `t` accepted after collection stay for the next
+//!    cut, which writes them into a further block overlapping this one (reads merge them);
 //! 5. cut a WAL segment and checkpoint the ones before it, keeping only samples at or after
 //!    each head's minimum valid time.
 //!
@@ -21,7 +27,7 @@ use strata_block::{write_block, Block, BlockMeta, BlockWriterOptions};
 use strata_model::{Labels, TenantId};
 use strata_storage::ChunkMeta;
 
-use crate::blocks::tenant_dir;
+use crate::blocks::{create_dir_durably, tenant_dir};
 use crate::error::DbError;
 use crate::head::series::CHUNK_RANGE_MS;
 use crate::Db;
@@ -145,7 +151,7 @@ impl Db {
         let series = head.chunks_before(t);
         if !series.is_empty() {
             let dir = tenant_dir(&root, tenant);
-            std::fs::create_dir_all(&dir).map_err(|e| DbError::io("create directory", &dir, e))?;
+            create_dir_durably(&**self.fs(), &dir)?;
             // Chunks never cross an aligned boundary, so each falls in one range.
             let mut by_range: BTreeMap<i64, Vec<(Labels, Vec<ChunkMeta>)>> = BTreeMap::new();
             for (labels, chunks) in series {
@@ -172,6 +178,7 @@ impl Db {
                 let opts = BlockWriterOptions {
                     tenant: Some(tenant.clone()),
                     time_range: Some((lo, hi)),
+                    fs: self.fs().clone(),
                     ..Default::default()
                 };
                 let meta = write_block(&dir, opts, series).map_err(|e| {
@@ -194,6 +201,9 @@ impl Db {
             }
             self.add_blocks(tenant, written);
         }
+        // Only once the blocks are durable: a restart keeps refusing samples below `t`, and
+        // WAL checkpoints may drop them.
+        head.log_min_valid_time()?;
         let (chunks, removed) = head.truncate_before(t);
         stats.chunks_dropped = chunks;
         stats.series_removed = removed;

@@ -15,6 +15,7 @@ use crate::checkpoint::HeadCompactor;
 use crate::db_querier::DbQuerier;
 use crate::error::DbError;
 use crate::head::Head;
+use crate::options::TenantHeadOptions;
 use crate::replay::{ReplayStats, Replayer};
 
 /// How to open a [`Db`] on disk.
@@ -26,6 +27,11 @@ pub struct DbOptions {
     pub wal_segment_size: u64,
     /// Metrics hooks for the WAL.
     pub wal_observer: Option<Arc<dyn WalObserver>>,
+    /// The file layer the WAL, the block writer and block directory changes go through:
+    /// the real file system by default; power-loss tests put `strata_vfs::CrashFs` here.
+    pub fs: strata_vfs::SharedFs,
+    /// Per-tenant head options (out-of-order window, exemplars).
+    pub head: TenantHeadOptions,
 }
 
 impl std::fmt::Debug for DbOptions {
@@ -33,6 +39,8 @@ impl std::fmt::Debug for DbOptions {
         f.debug_struct("DbOptions")
             .field("wal_dir", &self.wal_dir)
             .field("wal_segment_size", &self.wal_segment_size)
+            .field("fs", &self.fs)
+            .field("head", &self.head)
             .finish_non_exhaustive()
     }
 }
@@ -54,12 +62,24 @@ pub struct Db {
     block_load: BlockLoadStats,
     /// Serialises head compactions.
     compaction: parking_lot::Mutex<()>,
+    /// The file layer blocks are written through.
+    fs: strata_vfs::SharedFs,
+    /// Options of the heads created from now on.
+    head_opts: TenantHeadOptions,
 }
 
 impl Db {
     /// An empty database kept only in memory.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty in-memory database whose heads take `opts`.
+    pub fn with_head_options(opts: TenantHeadOptions) -> Self {
+        Self {
+            head_opts: opts,
+            ..Self::default()
+        }
     }
 
     /// Opens a database on `dir`: opens every tenant's blocks under `<dir>/tsdb/<tenant>/`
@@ -71,7 +91,7 @@ impl Db {
     pub fn open(dir: &Path, opts: DbOptions) -> Result<Self, DbError> {
         let start = Instant::now();
         let blocks_dir = dir.join("tsdb");
-        let (blocks, block_load) = crate::blocks::load(&blocks_dir)?;
+        let (blocks, block_load) = crate::blocks::load(&*opts.fs, &blocks_dir)?;
         tracing::info!(
             dir = %blocks_dir.display(),
             loaded = block_load.loaded,
@@ -87,9 +107,11 @@ impl Db {
                 opts.wal_segment_size
             },
             observer: opts.wal_observer.clone(),
+            fs: opts.fs.clone(),
         };
         tracing::info!(wal_dir = %wal_dir.display(), "tsdb: replaying WAL");
         let mut rp = Replayer::default();
+        rp.opts = opts.head.clone();
         let (wal, report) = Wal::open(&wal_dir, wal_opts, &mut |rec| rp.record(rec))?;
         rp.finish();
         let wal = Arc::new(wal);
@@ -124,6 +146,8 @@ impl Db {
             blocks: RwLock::new(blocks),
             block_load,
             compaction: parking_lot::Mutex::new(()),
+            head_opts: opts.head,
+            fs: opts.fs,
         })
     }
 
@@ -150,6 +174,11 @@ impl Db {
         let list = all.entry(tenant.clone()).or_default();
         list.extend(new);
         list.sort_by_key(|b| b.ulid());
+    }
+
+    /// The file layer blocks are written through.
+    pub(crate) fn fs(&self) -> &strata_vfs::SharedFs {
+        &self.fs
     }
 
     pub(crate) fn compaction_lock(&self) -> parking_lot::MutexGuard<'_, ()> {
@@ -196,7 +225,7 @@ impl Db {
         let mut heads = self.heads.write();
         let h = heads.entry(tenant.clone()).or_insert_with(|| {
             tracing::info!(tenant = %tenant, "created tenant head");
-            Arc::new(match &self.wal {
+            let h = match &self.wal {
                 // One id per tenant per process; 2^32 tenants cannot fit in memory.
                 Some(wal) => Head::with_wal(
                     Arc::clone(wal),
@@ -205,7 +234,9 @@ impl Db {
                     false,
                 ),
                 None => Head::new(),
-            })
+            };
+            h.set_options(&self.head_opts.for_tenant(tenant));
+            Arc::new(h)
         });
         Arc::clone(h)
     }

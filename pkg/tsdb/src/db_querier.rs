@@ -1,7 +1,8 @@
 //! [`DbQuerier`]: one tenant's head and blocks read as one store.
 //!
 //! Every read asks the head and each block overlapping the range, then merges: series by
-//! [`strata_storage::merge_series`] (chunks of equal label sets joined; overlapping chunks,
+//! [`strata_storage::merge_sorted_series`] (a k-way merge of the sorted answers; chunks of
+//! equal label sets joined; overlapping chunks,
 //! such as a block and the head replayed after a crash before truncation, are deduplicated
 //! by the series iterator), names and values by sorted union. A block read error (a chunk
 //! checksum mismatch, a short file) fails the whole read and names the block.
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use strata_block::{Block, BlockQuerier};
 use strata_model::{Labels, Matcher};
-use strata_storage::{merge_series, Querier, SelectHints, Series, StorageError};
+use strata_storage::{merge_sorted_series, Querier, SelectHints, Series, StorageError};
 
 use crate::head::Head;
 use crate::querier::HeadQuerier;
@@ -54,11 +55,13 @@ impl DbQuerier {
         if self.blocks.is_empty() {
             return Ok(head);
         }
-        let mut all = head;
+        // Head and every block answer sorted by labels: merged k-way.
+        let mut lists = Vec::with_capacity(self.blocks.len() + 1);
+        lists.push(head);
         for b in &self.blocks {
-            all.extend(b.select_series(mint, maxt, matchers)?);
+            lists.push(b.select_series(mint, maxt, matchers)?);
         }
-        Ok(merge_series(all))
+        Ok(merge_sorted_series(lists))
     }
 
     /// Sorted, unique label names over head and blocks.

@@ -54,6 +54,9 @@ pub enum TsdbError {
         /// The label with the empty value.
         name: String,
     },
+    /// A native histogram is not valid (spans and buckets disagree, negative counts, …).
+    #[error("invalid native histogram: {0}")]
+    InvalidHistogram(String),
 }
 
 /// A database operation that touches the disk failed.

@@ -12,9 +12,13 @@
 //! only when a series is created. No lock is held across series.
 
 pub mod appender;
+pub mod exemplars;
 pub mod metadata;
+pub(crate) mod open_chunk;
 pub mod postings;
 pub mod series;
+pub mod state;
+pub mod value;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -25,6 +29,7 @@ use strata_wal::Wal;
 
 use crate::error::TsdbError;
 use appender::HeadAppender;
+use exemplars::ExemplarStore;
 use metadata::MetadataStore;
 use postings::MemPostings;
 use series::{MemSeries, SeriesRef, StripeSeries};
@@ -43,7 +48,14 @@ pub struct Head {
     /// Samples before this are refused ([`crate::SampleRejectKind::TooOld`]): their range
     /// has been (or is being) written to blocks. `i64::MIN` until the first cut.
     min_valid_time: AtomicI64,
+    /// Data before this is known to be in durable blocks (set once a cut's blocks are
+    /// written, and by replay of a minimum-valid-time record): what WAL checkpoints may
+    /// drop. `i64::MIN` until then.
+    blocks_cover: AtomicI64,
     metadata: MetadataStore,
+    /// The out-of-order window, ms (0: none); see [`crate::HeadOptions`].
+    ooo_window_ms: AtomicI64,
+    exemplars: ExemplarStore,
     /// Where commits log, for heads of a [`crate::Db`] opened on a directory. Set at
     /// creation, or right after replay (replay builds heads before the WAL is open).
     wal: std::sync::OnceLock<HeadWal>,
@@ -119,9 +131,47 @@ impl Head {
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             min_valid_time: AtomicI64::new(i64::MIN),
+            blocks_cover: AtomicI64::new(i64::MIN),
             metadata: MetadataStore::new(),
+            ooo_window_ms: AtomicI64::new(0),
+            exemplars: ExemplarStore::default(),
             wal: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Applies a tenant's options (out-of-order window, exemplar buffer size).
+    pub fn set_options(&self, opts: &crate::HeadOptions) {
+        self.ooo_window_ms
+            .store(opts.out_of_order_time_window_ms.max(0), Ordering::Release);
+        self.exemplars.set_capacity(opts.max_exemplars);
+    }
+
+    /// The out-of-order window in ms (0: out-of-order samples are refused).
+    pub fn out_of_order_window_ms(&self) -> i64 {
+        self.ooo_window_ms.load(Ordering::Acquire)
+    }
+
+    /// The oldest timestamp an out-of-order float sample may have now: the newest sample
+    /// known (the head's, or just below the minimum valid time when blocks were cut since,
+    /// e.g. after a flush and restart left the head empty) minus the window; `None` when
+    /// the window is 0 or nothing is known.
+    pub(crate) fn ooo_min_time(&self) -> Option<i64> {
+        let w = self.out_of_order_window_ms();
+        if w <= 0 {
+            return None;
+        }
+        let mvt = self.min_valid_time();
+        let cut = (mvt != i64::MIN).then(|| mvt - 1);
+        let newest = match (self.max_time(), cut) {
+            (Some(a), Some(b)) => a.max(b),
+            (a, b) => a.or(b)?,
+        };
+        Some(newest.saturating_sub(w))
+    }
+
+    /// The tenant's exemplars.
+    pub fn exemplars(&self) -> &ExemplarStore {
+        &self.exemplars
     }
 
     pub(crate) fn wal(&self) -> Option<&HeadWal> {
@@ -161,6 +211,44 @@ impl Head {
         self.min_valid_time.fetch_max(t, Ordering::AcqRel);
     }
 
+    /// Data before this time is in durable blocks (`i64::MIN`: nothing known).
+    pub(crate) fn blocks_cover(&self) -> i64 {
+        self.blocks_cover.load(Ordering::Acquire)
+    }
+
+    /// Records that data before `t` is in durable blocks (replay of a minimum-valid-time
+    /// record): raises the minimum valid time too.
+    pub(crate) fn restore_blocks_cover(&self, t: i64) {
+        self.raise_min_valid_time(t);
+        self.blocks_cover.fetch_max(t, Ordering::AcqRel);
+    }
+
+    /// Once a cut's blocks are durable: logs the minimum valid time to the WAL (with the
+    /// tenant record if that is not yet durable), waits for the fsync, then lets WAL
+    /// checkpoints drop what lies before it. A head without a WAL only records it.
+    pub(crate) fn log_min_valid_time(&self) -> Result<(), crate::error::DbError> {
+        let Some(hw) = self.wal() else {
+            self.blocks_cover
+                .fetch_max(self.min_valid_time(), Ordering::AcqRel);
+            return Ok(());
+        };
+        let mut recs = Vec::new();
+        if !hw.tenant_logged.load(Ordering::Acquire) {
+            recs.push(crate::record::tenants_record(&[(
+                hw.tenant_ref,
+                hw.tenant.as_str(),
+            )]));
+        }
+        recs.push(crate::record::min_valid_time_record(
+            hw.tenant_ref,
+            self.min_valid_time(),
+        ));
+        let t = self.min_valid_time();
+        hw.wal.log(recs).wait_blocking()?;
+        self.blocks_cover.fetch_max(t, Ordering::AcqRel);
+        Ok(())
+    }
+
     /// Every series' chunks whose samples all lie before `t`, as `(labels, chunks)` sorted by
     /// labels; a series' open chunk ending before `t` is closed first. Series without such
     /// chunks are left out. Call after [`Head::raise_min_valid_time`]`(t)`.
@@ -189,6 +277,9 @@ impl Head {
     /// Returns `(chunks dropped, series removed)`.
     pub(crate) fn truncate_before(&self, t: i64) -> (usize, usize) {
         let (mut chunks, mut removed) = (0, 0);
+        // The lowest timestamp left: out-of-order samples accepted after collection may
+        // lie below `t`.
+        let mut lowest = t;
         for r in self.postings_for_matchers(&[]) {
             let Some(s) = self.series.get_by_ref(r) else {
                 continue;
@@ -196,7 +287,11 @@ impl Head {
             let empty = {
                 let mut st = s.lock();
                 chunks += st.drop_closed_before(t);
-                s.set_min_time(st.first_timestamp());
+                let first = st.first_timestamp();
+                s.set_min_time(first);
+                if let Some(f) = first {
+                    lowest = lowest.min(f);
+                }
                 let empty = st.is_empty();
                 if empty {
                     // Appenders holding the series see this under its lock and re-resolve.
@@ -211,8 +306,9 @@ impl Head {
                 removed += 1;
             }
         }
-        // Every sample from now on is at or after the minimum valid time, itself ≥ `t`.
-        self.min_time.fetch_max(t, Ordering::AcqRel);
+        // Every in-order sample from now on is at or after the minimum valid time, itself
+        // ≥ `t`; out-of-order ones lower are counted in `lowest` (or lower it themselves).
+        self.min_time.fetch_max(lowest, Ordering::AcqRel);
         (chunks, removed)
     }
 
@@ -243,6 +339,34 @@ impl Head {
     /// The series with exactly these labels.
     pub fn series_by_labels(&self, labels: &Labels) -> Option<Arc<MemSeries>> {
         self.series.get_by_labels(labels.stable_hash(), labels)
+    }
+
+    /// Whether a series with these borrowed, sorted `(name, value)` pairs exists (`hash` is
+    /// their [`Labels::stable_hash_of_pairs`]); allocates nothing.
+    pub fn has_series_pairs(&self, hash: u64, pairs: &[(&str, &str)]) -> bool {
+        self.series.get_by_pairs(hash, pairs).is_some()
+    }
+
+    /// [`Head::get_or_create_series`] for borrowed `(name, value)` pairs sorted by name with
+    /// unique names, whose [`Labels::stable_hash`] the caller passes (see
+    /// [`Labels::stable_hash_of_pairs`]). An existing series is found without allocating; only a new
+    /// one copies the labels.
+    pub(crate) fn get_or_create_series_pairs(
+        &self,
+        hash: u64,
+        pairs: &[(&str, &str)],
+    ) -> Result<Arc<MemSeries>, TsdbError> {
+        debug_assert_eq!(hash, Labels::stable_hash_of_pairs(pairs.iter().copied()));
+        if let Some(s) = self.series.get_by_pairs(hash, pairs) {
+            return Ok(s);
+        }
+        let labels = Labels::new(
+            pairs
+                .iter()
+                .map(|&(n, v)| strata_model::Label::new(n, v))
+                .collect(),
+        );
+        self.get_or_create_series(&labels)
     }
 
     /// Finds the series or creates and indexes it. Refuses empty label sets and empty values.

@@ -1,14 +1,22 @@
-//! The head's WAL records (format in `docs/format/wal.md`): tenants, series,
-//! samples and metadata, each tagged with the tenant's WAL id so that one log serves every
+//! The head's WAL records (format in `docs/format/wal.md`): tenants, series, samples,
+//! metadata, native histograms, exemplars and the minimum valid time (the last three in
+//! `native`), each tagged with the tenant's WAL id so that one log serves every
 //! tenant of the ingester.
 //!
 //! Integers are big-endian when fixed-size; `uvarint` is LEB128, `varint` zig-zag LEB128
 //! (as Go's `binary.PutVarint`). Samples are delta-encoded against the record's first
 //! sample, as Prometheus does.
 
+mod native;
+
 use strata_model::{Label, Labels};
 
 use crate::head::metadata::{MetricMetadata, MetricType};
+
+pub use native::{
+    exemplar_records, histogram_records, min_valid_time_record, RefExemplar, RefHistogram,
+    TYPE_EXEMPLARS, TYPE_FLOAT_HISTOGRAMS, TYPE_HISTOGRAMS, TYPE_MIN_VALID_TIME,
+};
 
 /// Type byte of a tenant record.
 pub const TYPE_TENANTS: u8 = 1;
@@ -61,6 +69,42 @@ pub enum Record {
         /// The entries.
         entries: Vec<MetricMetadata>,
     },
+    /// Native histogram samples of one tenant (types 7 and 8).
+    Histograms {
+        /// The tenant's WAL id.
+        tenant: u32,
+        /// The samples.
+        samples: Vec<RefHistogram>,
+    },
+    /// Exemplars of one tenant.
+    Exemplars {
+        /// The tenant's WAL id.
+        tenant: u32,
+        /// The exemplars.
+        exemplars: Vec<RefExemplar>,
+    },
+    /// The tenant's minimum valid time: its data before `t` is in blocks.
+    MinValidTime {
+        /// The tenant's WAL id.
+        tenant: u32,
+        /// The time, ms.
+        t: i64,
+    },
+}
+
+impl Record {
+    /// The tenant WAL id the record names (the highest one for a tenants record).
+    pub fn tenant(&self) -> u32 {
+        match self {
+            Record::Tenants(list) => list.iter().map(|(id, _)| *id).max().unwrap_or(0),
+            Record::Series { tenant, .. }
+            | Record::Samples { tenant, .. }
+            | Record::Metadata { tenant, .. }
+            | Record::Histograms { tenant, .. }
+            | Record::Exemplars { tenant, .. }
+            | Record::MinValidTime { tenant, .. } => *tenant,
+        }
+    }
 }
 
 /// A record that cannot be decoded.
@@ -353,6 +397,24 @@ pub fn decode(rec: &[u8]) -> Result<Record, RecordError> {
                 });
             }
             Ok(Record::Metadata { tenant, entries })
+        }
+        TYPE_HISTOGRAMS | TYPE_FLOAT_HISTOGRAMS => {
+            let tenant = d.u32()?;
+            let samples = d.histograms(typ == TYPE_FLOAT_HISTOGRAMS)?;
+            Ok(Record::Histograms { tenant, samples })
+        }
+        TYPE_EXEMPLARS => {
+            let tenant = d.u32()?;
+            let exemplars = d.exemplars()?;
+            Ok(Record::Exemplars { tenant, exemplars })
+        }
+        TYPE_MIN_VALID_TIME => {
+            let tenant = d.u32()?;
+            let t = d.u64()? as i64;
+            if !d.is_empty() {
+                return Err(d.err("trailing bytes"));
+            }
+            Ok(Record::MinValidTime { tenant, t })
         }
         t => Err(RecordError::UnknownType(t)),
     }

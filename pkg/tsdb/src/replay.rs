@@ -6,7 +6,13 @@
 //! to the one they were applied in, so such samples are kept aside and merged into their
 //! series once the log is read (each affected series is re-encoded once). Every logged
 //! sample was accepted by the head, so nothing logged is dropped, and the rebuilt series
-//! equal the ones that were in memory (minus samples whose WAL write failed).
+//! equal the ones that were in memory (minus samples whose WAL write failed). Samples the
+//! head kept in its out-of-order buffer (logged in the same samples records) take the same
+//! path: after replay they sit in the in-order chunks, which queries and block cutting
+//! treat alike. Native histograms (records 7 and 8) go through the same code as floats.
+//! Exemplars are re-added to the tenant's exemplar store; minimum-valid-time records raise
+//! the head's minimum valid time, so samples older than the cut blocks stay refused after a
+//! restart (unless within the out-of-order window).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,8 +21,11 @@ use std::time::Duration;
 use strata_model::TenantId;
 
 use crate::error::SampleRejectKind;
+use crate::head::exemplars::Exemplar;
 use crate::head::series::{AppendResult, MemSeries, SeriesRef};
+use crate::head::value::SampleValue;
 use crate::head::Head;
+use crate::options::TenantHeadOptions;
 use crate::record::{decode, Record};
 
 /// What replay did; exposed for metrics and logs.
@@ -32,6 +41,8 @@ pub struct ReplayStats {
     pub samples: u64,
     /// Metadata entries restored.
     pub metadata: u64,
+    /// Exemplars restored.
+    pub exemplars: u64,
     /// Series whose samples came out of order in the log and were merged at the end.
     pub merged_series: u64,
     /// Samples skipped because their series record was lost (damaged log).
@@ -54,7 +65,7 @@ pub struct ReplayStats {
 struct Late {
     series: Arc<MemSeries>,
     head: Arc<Head>,
-    samples: Vec<(i64, u64)>,
+    samples: Vec<(i64, SampleValue)>,
 }
 
 /// Replay state: heads by tenant and by WAL tenant id, ref aliases, out-of-order samples.
@@ -69,6 +80,8 @@ pub(crate) struct Replayer {
     /// an id whose tenant record was lost to damage is never reused.
     pub(crate) max_tenant_ref: u32,
     pub(crate) stats: ReplayStats,
+    /// Options for the heads replay creates.
+    pub(crate) opts: TenantHeadOptions,
 }
 
 impl Replayer {
@@ -82,13 +95,7 @@ impl Replayer {
                 return;
             }
         };
-        let tenant_ref = match &rec {
-            Record::Tenants(list) => list.iter().map(|(id, _)| *id).max().unwrap_or(0),
-            Record::Series { tenant, .. }
-            | Record::Samples { tenant, .. }
-            | Record::Metadata { tenant, .. } => *tenant,
-        };
-        self.max_tenant_ref = self.max_tenant_ref.max(tenant_ref);
+        self.max_tenant_ref = self.max_tenant_ref.max(rec.tenant());
         match rec {
             Record::Tenants(list) => {
                 for (id, name) in list {
@@ -100,11 +107,12 @@ impl Replayer {
                     if self.by_ref.contains_key(&id) {
                         continue;
                     }
-                    let head = Arc::clone(
-                        self.heads
-                            .entry(tenant.clone())
-                            .or_insert_with(|| Arc::new(Head::new())),
-                    );
+                    let opts = self.opts.for_tenant(&tenant);
+                    let head = Arc::clone(self.heads.entry(tenant.clone()).or_insert_with(|| {
+                        let h = Head::new();
+                        h.set_options(&opts);
+                        Arc::new(h)
+                    }));
                     self.by_ref.insert(id, (tenant, head));
                     self.stats.tenants += 1;
                 }
@@ -130,67 +138,69 @@ impl Replayer {
                 }
             }
             Record::Samples { tenant, samples } => {
+                let values: Vec<(u64, i64, SampleValue)> = samples
+                    .into_iter()
+                    .map(|s| (s.series_ref, s.t, SampleValue::Float(s.v)))
+                    .collect();
+                self.samples(tenant, values);
+            }
+            Record::Histograms { tenant, samples } => {
+                let n = samples.len();
+                // The head only logs valid histograms; anything else is damage the chunk
+                // encoder must not see.
+                let values: Vec<(u64, i64, SampleValue)> = samples
+                    .into_iter()
+                    .filter(|s| match &s.h {
+                        SampleValue::Histogram(h) => h.validate().is_ok(),
+                        SampleValue::FloatHistogram(h) => h.validate().is_ok(),
+                        SampleValue::Float(_) => true,
+                    })
+                    .map(|s| (s.series_ref, s.t, s.h))
+                    .collect();
+                if values.len() < n {
+                    self.stats.bad_records += (n - values.len()) as u64;
+                    tracing::warn!(
+                        dropped = n - values.len(),
+                        "wal replay: skipping invalid native histograms"
+                    );
+                }
+                self.samples(tenant, values);
+            }
+            Record::Exemplars { tenant, exemplars } => {
                 let Some((_, head)) = self.by_ref.get(&tenant) else {
                     self.stats.bad_records += 1;
                     return;
                 };
-                let head = Arc::clone(head);
-                let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
-                let mut i = 0;
-                while i < samples.len() {
-                    let r = samples[i].series_ref;
-                    // Runs of one series take its lock once.
-                    let mut j = i + 1;
-                    while j < samples.len() && samples[j].series_ref == r {
-                        j += 1;
-                    }
-                    let series = match self.aliases.get(&(tenant, r)) {
+                for e in exemplars {
+                    let series = match self.aliases.get(&(tenant, e.series_ref)) {
                         Some(s) => Some(Arc::clone(s)),
-                        None => head.series(SeriesRef(r)),
+                        None => head.series(SeriesRef(e.series_ref)),
                     };
                     let Some(series) = series else {
-                        self.stats.unknown_series_samples += (j - i) as u64;
-                        head.bump_last_ref(SeriesRef(r));
-                        i = j;
+                        self.stats.unknown_series_samples += 1;
                         continue;
                     };
-                    let mut st = series.lock();
-                    for s in &samples[i..j] {
-                        match series.append_locked(&mut st, s.t, s.v) {
-                            Ok(res) => {
-                                self.stats.samples += 1;
-                                if res == AppendResult::Appended {
-                                    mint = mint.min(s.t);
-                                    maxt = maxt.max(s.t);
-                                }
-                            }
-                            Err(SampleRejectKind::OutOfOrder) => {
-                                self.stats.samples += 1;
-                                self.late
-                                    .entry((tenant, r))
-                                    .or_insert_with(|| Late {
-                                        series: Arc::clone(&series),
-                                        head: Arc::clone(&head),
-                                        samples: Vec::new(),
-                                    })
-                                    .samples
-                                    .push((s.t, s.v.to_bits()));
-                            }
-                            Err(
-                                SampleRejectKind::DuplicateTimestamp | SampleRejectKind::TooOld,
-                            ) => {
-                                // Cannot come from a head (a repeat is logged only when
-                                // identical); keep the first value, as the head did.
-                                self.stats.bad_records += 1;
-                            }
-                        }
+                    let ex = Exemplar {
+                        labels: e.labels,
+                        value: e.v,
+                        t: e.t,
+                    };
+                    // Refusals (out of order after a reordered log) just lose the exemplar.
+                    if head
+                        .exemplars()
+                        .add(series.series_ref(), || series.labels(), ex)
+                        .is_ok()
+                    {
+                        self.stats.exemplars += 1;
                     }
-                    drop(st);
-                    i = j;
                 }
-                if mint <= maxt {
-                    head.extend_time_bounds(mint, maxt);
-                }
+            }
+            Record::MinValidTime { tenant, t } => {
+                let Some((_, head)) = self.by_ref.get(&tenant) else {
+                    self.stats.bad_records += 1;
+                    return;
+                };
+                head.restore_blocks_cover(t);
             }
             Record::Metadata { tenant, entries } => {
                 let Some((_, head)) = self.by_ref.get(&tenant) else {
@@ -205,6 +215,71 @@ impl Replayer {
         }
     }
 
+    /// Appends samples of one tenant (`(ref, t, value)`, in log order).
+    fn samples(&mut self, tenant: u32, samples: Vec<(u64, i64, SampleValue)>) {
+        let Some((_, head)) = self.by_ref.get(&tenant) else {
+            self.stats.bad_records += 1;
+            return;
+        };
+        let head = Arc::clone(head);
+        let (mut mint, mut maxt) = (i64::MAX, i64::MIN);
+        let mut i = 0;
+        while i < samples.len() {
+            let r = samples[i].0;
+            // Runs of one series take its lock once.
+            let mut j = i + 1;
+            while j < samples.len() && samples[j].0 == r {
+                j += 1;
+            }
+            let series = match self.aliases.get(&(tenant, r)) {
+                Some(s) => Some(Arc::clone(s)),
+                None => head.series(SeriesRef(r)),
+            };
+            let Some(series) = series else {
+                self.stats.unknown_series_samples += (j - i) as u64;
+                head.bump_last_ref(SeriesRef(r));
+                i = j;
+                continue;
+            };
+            let mut st = series.lock();
+            for (_, t, v) in &samples[i..j] {
+                match series.append_value_locked(&mut st, *t, v, None) {
+                    Ok(res) => {
+                        self.stats.samples += 1;
+                        if res == AppendResult::Appended {
+                            mint = mint.min(*t);
+                            maxt = maxt.max(*t);
+                        }
+                    }
+                    Err(SampleRejectKind::OutOfOrder) => {
+                        // Reordered concurrent commits, or a sample the head kept in its
+                        // out-of-order buffer: merged into the series at the end.
+                        self.stats.samples += 1;
+                        self.late
+                            .entry((tenant, r))
+                            .or_insert_with(|| Late {
+                                series: Arc::clone(&series),
+                                head: Arc::clone(&head),
+                                samples: Vec::new(),
+                            })
+                            .samples
+                            .push((*t, v.clone()));
+                    }
+                    Err(SampleRejectKind::DuplicateTimestamp | SampleRejectKind::TooOld) => {
+                        // Cannot come from a head (a repeat is logged only when identical);
+                        // keep the first value, as the head did.
+                        self.stats.bad_records += 1;
+                    }
+                }
+            }
+            drop(st);
+            i = j;
+        }
+        if mint <= maxt {
+            head.extend_time_bounds(mint, maxt);
+        }
+    }
+
     /// Merges the samples met out of order into their series.
     pub(crate) fn finish(&mut self) {
         for (
@@ -216,11 +291,10 @@ impl Replayer {
             },
         ) in self.late.drain()
         {
-            series.merge_replayed(&extra);
-            if let (Some(lo), Some(hi)) = (
-                extra.iter().map(|s| s.0).min(),
-                extra.iter().map(|s| s.0).max(),
-            ) {
+            let lo = extra.iter().map(|s| s.0).min();
+            let hi = extra.iter().map(|s| s.0).max();
+            series.merge_replayed(extra);
+            if let (Some(lo), Some(hi)) = (lo, hi) {
                 head.extend_time_bounds(lo, hi);
             }
             self.stats.merged_series += 1;

@@ -9,6 +9,8 @@
 
 use std::path::Path;
 
+use strata_vfs::{failpoint, Fs};
+
 use crate::error::WalError;
 use crate::reader::read_dir_segments;
 use crate::segment::{checkpoint_name, list_checkpoints, list_segments, segment_path, sync_dir};
@@ -37,7 +39,8 @@ pub struct CheckpointStats {
     pub segments_deleted: usize,
 }
 
-struct Out {
+struct Out<'a> {
+    fs: &'a dyn Fs,
     dir: std::path::PathBuf,
     seg: SegmentWriter,
     segment_size: u64,
@@ -45,7 +48,7 @@ struct Out {
     records: u64,
 }
 
-impl Out {
+impl Out<'_> {
     fn write(&mut self, recs: &mut Vec<Vec<u8>>) -> Result<(), WalError> {
         for r in recs.drain(..) {
             if r.len() > self.max {
@@ -57,7 +60,7 @@ impl Out {
             if !self.seg.fits(r.len()) {
                 self.seg.sync()?;
                 let n = self.seg.segment() + 1;
-                self.seg = SegmentWriter::create(&self.dir, n, self.segment_size)?;
+                self.seg = SegmentWriter::create(self.fs, &self.dir, n, self.segment_size)?;
             }
             self.seg.append(&r)?;
             self.records += 1;
@@ -89,37 +92,43 @@ impl Wal {
             return Ok(None);
         }
         let n = before - 1;
+        let fs = self.fs();
         let tmp = dir.join(format!("{}.tmp", checkpoint_name(n)));
         if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)
+            fs.remove_dir_all(&tmp)
                 .map_err(|e| WalError::io("remove stale checkpoint", &tmp, e))?;
         }
-        std::fs::create_dir(&tmp).map_err(|e| WalError::io("create checkpoint", &tmp, e))?;
+        fs.create_dir(&tmp)
+            .map_err(|e| WalError::io("create checkpoint", &tmp, e))?;
         let res = self.write_checkpoint(&dir, &tmp, prev, before, compactor);
         let (records_in, records_out) = match res {
             Ok(v) => v,
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&tmp);
+                let _ = fs.remove_dir_all(&tmp);
                 return Err(e);
             }
         };
         let fin = dir.join(checkpoint_name(n));
-        std::fs::rename(&tmp, &fin).map_err(|e| WalError::io("rename checkpoint", &fin, e))?;
-        sync_dir(&dir)?;
+        fs.rename(&tmp, &fin)
+            .map_err(|e| WalError::io("rename checkpoint", &fin, e))?;
+        sync_dir(fs, &dir)?;
+        // The new checkpoint is durable; what it covers is still there too.
+        fs.failpoint(failpoint::WAL_CHECKPOINT_MIDDLE)
+            .map_err(|e| WalError::io("checkpoint failpoint in", &dir, e))?;
 
         let mut deleted = 0;
         for s in list_segments(&dir)?.into_iter().filter(|&s| s < before) {
             let p = segment_path(&dir, s);
-            std::fs::remove_file(&p)
+            fs.remove_file(&p)
                 .map_err(|e| WalError::io("remove checkpointed segment", &p, e))?;
             deleted += 1;
         }
         for c in cps.into_iter().filter(|&c| c < n) {
             let p = dir.join(checkpoint_name(c));
-            std::fs::remove_dir_all(&p)
+            fs.remove_dir_all(&p)
                 .map_err(|e| WalError::io("remove old checkpoint", &p, e))?;
         }
-        sync_dir(&dir)?;
+        sync_dir(fs, &dir)?;
         tracing::info!(
             checkpoint = n,
             records_in,
@@ -144,8 +153,9 @@ impl Wal {
         compactor: &mut dyn Compactor,
     ) -> Result<(u64, u64), WalError> {
         let mut out = Out {
+            fs: self.fs(),
             dir: tmp.to_path_buf(),
-            seg: SegmentWriter::create(tmp, 0, self.segment_size())?,
+            seg: SegmentWriter::create(self.fs(), tmp, 0, self.segment_size())?,
             segment_size: self.segment_size(),
             max: self.max_record_len(),
             records: 0,
@@ -173,7 +183,7 @@ impl Wal {
         compactor.finish(&mut buf);
         out.write(&mut buf)?;
         out.seg.sync()?;
-        sync_dir(tmp)?;
+        sync_dir(self.fs(), tmp)?;
         Ok((records_in, out.records))
     }
 }

@@ -18,8 +18,15 @@
 //! takes every queued batch, frames them into the current segment with `write(2)`, fsyncs
 //! once and answers all of them (group commit).
 //!
+//! Every write, fsync, truncation, creation, rename and removal goes through the
+//! [`strata_vfs::Fs`] in [`WalOptions::fs`] (the real file system by default), so tests can
+//! simulate a power loss under the log; [`Wal::checkpoint`] passes the
+//! `wal-checkpoint-middle` failpoint between renaming a checkpoint and deleting what it covers.
+//!
 //! Invariants:
 //! - A batch is acknowledged only after an fsync that covers all its records.
+//! - A new segment, checkpoint or WAL directory is in use only after the directory holding it
+//!   is fsynced.
 //! - A segment never ends in a partial record after a failed write: the writer cuts it back
 //!   (or refuses further writes until it can).
 //! - Records are replayed in the order they were queued.

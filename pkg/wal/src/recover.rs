@@ -15,6 +15,8 @@
 
 use std::path::Path;
 
+use strata_vfs::Fs;
+
 use crate::error::{Corruption, CorruptionKind, WalError};
 use crate::reader::{read_dir_segments, SegmentReader};
 use crate::segment::{checkpoint_name, list_checkpoints, list_segments, segment_path, sync_dir};
@@ -45,11 +47,17 @@ fn file_len(path: &Path) -> u64 {
 }
 
 /// Deletes `segments` of `dir`, adding their sizes to the report.
-fn drop_segments(dir: &Path, segments: &[u32], report: &mut OpenReport) -> Result<(), WalError> {
+fn drop_segments(
+    fs: &dyn Fs,
+    dir: &Path,
+    segments: &[u32],
+    report: &mut OpenReport,
+) -> Result<(), WalError> {
     for &s in segments {
         let p = segment_path(dir, s);
         report.dropped_bytes += file_len(&p);
-        std::fs::remove_file(&p).map_err(|e| WalError::io("remove segment", &p, e))?;
+        fs.remove_file(&p)
+            .map_err(|e| WalError::io("remove segment", &p, e))?;
         report.dropped_segments.push(s);
         tracing::error!(segment = s, path = %p.display(), "wal: deleted segment after damage; its records are lost");
     }
@@ -58,13 +66,26 @@ fn drop_segments(dir: &Path, segments: &[u32], report: &mut OpenReport) -> Resul
 
 /// Replays and repairs `dir` (created if missing), calling `replay` for every record in
 /// order. Returns what was found; the caller opens segment `next_segment` for writing.
-pub fn recover(dir: &Path, replay: &mut dyn FnMut(&[u8])) -> Result<OpenReport, WalError> {
-    std::fs::create_dir_all(dir).map_err(|e| WalError::io("create wal directory", dir, e))?;
+/// Every change goes through `fs`.
+pub fn recover(
+    fs: &dyn Fs,
+    dir: &Path,
+    replay: &mut dyn FnMut(&[u8]),
+) -> Result<OpenReport, WalError> {
+    if !dir.is_dir() {
+        fs.create_dir_all(dir)
+            .map_err(|e| WalError::io("create wal directory", dir, e))?;
+        // The new directory's own entry must survive a power loss, or every segment in it
+        // goes with it.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(fs, parent)?;
+        }
+    }
     let mut report = OpenReport::default();
     let (checkpoints, tmps) = list_checkpoints(dir)?;
     for t in tmps {
         tracing::info!(path = %t.display(), "wal: removing unfinished checkpoint");
-        std::fs::remove_dir_all(&t)
+        fs.remove_dir_all(&t)
             .map_err(|e| WalError::io("remove unfinished checkpoint", &t, e))?;
     }
     let cp = checkpoints.last().copied();
@@ -96,7 +117,8 @@ pub fn recover(dir: &Path, replay: &mut dyn FnMut(&[u8])) -> Result<OpenReport, 
     for s in covered {
         // A crash between writing a checkpoint and deleting what it covers leaves these.
         let p = segment_path(dir, s);
-        std::fs::remove_file(&p).map_err(|e| WalError::io("remove checkpointed segment", &p, e))?;
+        fs.remove_file(&p)
+            .map_err(|e| WalError::io("remove checkpointed segment", &p, e))?;
     }
     let mut expected = cp.map(|n| n + 1);
     let mut next = expected.unwrap_or(0);
@@ -112,7 +134,7 @@ pub fn recover(dir: &Path, replay: &mut dyn FnMut(&[u8])) -> Result<OpenReport, 
             };
             tracing::error!(missing = e, found = s, "wal: segment missing; replay stops at the gap and the segments after it are deleted");
             report.corruptions.push(c);
-            drop_segments(dir, &segs[i..], &mut report)?;
+            drop_segments(fs, dir, &segs[i..], &mut report)?;
             break;
         }
         let mut r = SegmentReader::open(dir, s)?;
@@ -149,21 +171,20 @@ pub fn recover(dir: &Path, replay: &mut dyn FnMut(&[u8])) -> Result<OpenReport, 
                 }
                 report.torn_tail = torn && report.corruptions.is_empty();
                 report.dropped_bytes += len.saturating_sub(c.offset);
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&path)
+                let mut f = fs
+                    .open_write(&path)
                     .map_err(|e| WalError::io("open segment for repair", &path, e))?;
                 f.set_len(c.offset)
                     .and_then(|_| f.sync_all())
                     .map_err(|e| WalError::io("truncate damaged segment", &path, e))?;
                 report.corruptions.push(*c);
-                drop_segments(dir, &segs[i + 1..], &mut report)?;
+                drop_segments(fs, dir, &segs[i + 1..], &mut report)?;
                 break;
             }
             Err(e) => return Err(e),
         }
     }
-    sync_dir(dir)?;
+    sync_dir(fs, dir)?;
     report.next_segment = next;
     Ok(report)
 }

@@ -1,7 +1,8 @@
 //! Segment and checkpoint files: names, listing, and fsyncs of directories.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
+
+use strata_vfs::Fs;
 
 use crate::error::WalError;
 
@@ -72,9 +73,8 @@ pub fn list_checkpoints(dir: &Path) -> Result<(Vec<u32>, Vec<PathBuf>), WalError
 }
 
 /// Fsyncs a directory so that file creations, renames and removals in it are durable.
-pub fn sync_dir(dir: &Path) -> Result<(), WalError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
+pub fn sync_dir(fs: &dyn Fs, dir: &Path) -> Result<(), WalError> {
+    fs.sync_dir(dir)
         .map_err(|e| WalError::io("fsync directory", dir, e))
 }
 

@@ -14,6 +14,7 @@ fn opts(segment_size: u64) -> WalOptions {
     WalOptions {
         segment_size,
         observer: None,
+        ..Default::default()
     }
 }
 

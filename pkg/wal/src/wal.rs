@@ -20,6 +20,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
+use strata_vfs::{Fs, SharedFs};
 use tokio::sync::oneshot;
 
 use crate::error::WalError;
@@ -44,6 +45,9 @@ pub struct WalOptions {
     pub segment_size: u64,
     /// Metrics hooks.
     pub observer: Option<Arc<dyn WalObserver>>,
+    /// The file layer every write, fsync, rename and removal goes through: the real file
+    /// system by default, a power-loss simulator in tests.
+    pub fs: SharedFs,
 }
 
 impl Default for WalOptions {
@@ -51,6 +55,7 @@ impl Default for WalOptions {
         Self {
             segment_size: DEFAULT_SEGMENT_SIZE,
             observer: None,
+            fs: SharedFs::default(),
         }
     }
 }
@@ -60,6 +65,7 @@ impl std::fmt::Debug for WalOptions {
         f.debug_struct("WalOptions")
             .field("segment_size", &self.segment_size)
             .field("observer", &self.observer.is_some())
+            .field("fs", &self.fs)
             .finish()
     }
 }
@@ -115,6 +121,7 @@ struct Shared {
     bytes: AtomicU64,
     observer: Option<Arc<dyn WalObserver>>,
     checkpoint_lock: Mutex<()>,
+    fs: SharedFs,
 }
 
 /// A write-ahead log in one directory. Dropping it writes what is queued and stops the
@@ -145,8 +152,8 @@ impl Wal {
         if opts.segment_size == 0 || !opts.segment_size.is_multiple_of(PAGE_SIZE as u64) {
             return Err(WalError::BadSegmentSize(opts.segment_size));
         }
-        let report = recover(dir, replay)?;
-        let seg = SegmentWriter::create(dir, report.next_segment, opts.segment_size)?;
+        let report = recover(&*opts.fs, dir, replay)?;
+        let seg = SegmentWriter::create(&*opts.fs, dir, report.next_segment, opts.segment_size)?;
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             segment_size: opts.segment_size,
@@ -158,6 +165,7 @@ impl Wal {
             bytes: AtomicU64::new(0),
             observer: opts.observer,
             checkpoint_lock: Mutex::new(()),
+            fs: opts.fs,
         });
         let s2 = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -244,6 +252,11 @@ impl Wal {
     /// Bytes written to segments so far.
     pub fn bytes_written(&self) -> u64 {
         self.shared.bytes.load(Ordering::Relaxed)
+    }
+
+    /// The file layer the WAL writes through.
+    pub(crate) fn fs(&self) -> &dyn Fs {
+        &*self.shared.fs
     }
 
     pub(crate) fn checkpoint_lock(&self) -> parking_lot::MutexGuard<'_, ()> {
@@ -403,7 +416,12 @@ impl Writer {
         self.observe_bytes(self.seg.written() - before);
         self.observe_fsync(took);
         let n = self.seg.segment() + 1;
-        self.seg = SegmentWriter::create(&self.shared.dir, n, self.shared.segment_size)?;
+        self.seg = SegmentWriter::create(
+            &*self.shared.fs,
+            &self.shared.dir,
+            n,
+            self.shared.segment_size,
+        )?;
         self.shared.current.store(n, Ordering::Release);
         tracing::debug!(segment = n, "wal: new segment");
         Ok(n)

@@ -1,10 +1,11 @@
 //! Writing one segment file: framing into a buffer, `write(2)` of the buffer, fsync, and
 //! rolling back to a known good length after a failure.
 
-use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use strata_vfs::{Fs, FsFile};
 
 use crate::error::WalError;
 use crate::format::{frame, framed_len};
@@ -15,7 +16,7 @@ const FLUSH_AT: usize = 1 << 20;
 
 /// The segment being written.
 pub struct SegmentWriter {
-    file: File,
+    file: Box<dyn FsFile>,
     path: PathBuf,
     segment: u32,
     segment_size: u64,
@@ -28,16 +29,13 @@ pub struct SegmentWriter {
 
 impl SegmentWriter {
     /// Creates segment `n` in `dir` (empty, replacing any file of that name, which only a
-    /// failed earlier creation can leave) and makes its directory entry durable.
-    pub fn create(dir: &Path, n: u32, segment_size: u64) -> Result<Self, WalError> {
+    /// failed earlier creation can leave) through `fs` and makes its directory entry durable.
+    pub fn create(fs: &dyn Fs, dir: &Path, n: u32, segment_size: u64) -> Result<Self, WalError> {
         let path = segment_path(dir, n);
-        let file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(&path)
+        let file = fs
+            .create(&path)
             .map_err(|e| WalError::io("create segment", &path, e))?;
-        sync_dir(dir)?;
+        sync_dir(fs, dir)?;
         Ok(Self {
             file,
             path,

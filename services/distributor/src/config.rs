@@ -18,8 +18,34 @@ pub struct DistributorConfig {
     /// How long a push to the ingesters may take before it fails with 503 (default `2s`).
     #[serde(with = "strata_config::duration")]
     pub remote_timeout: Duration,
-    /// Per-series validation limits.
+    /// Per-series validation limits (defaults; per tenant in the runtime overrides file).
     pub limits: ValidationLimits,
+    /// The HA tracker.
+    pub ha_tracker: HaTrackerConfig,
+    /// How many distributors share each tenant's ingestion rate and burst
+    /// (`-distributor.instances`; distributors do not register in the ring, so this is a
+    /// hint; default 1).
+    pub instances: usize,
+}
+
+/// The HA tracker's settings (Mimir's `distributor.ha_tracker` block).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HaTrackerConfig {
+    /// Deduplicate HA pairs for tenants with `accept_ha_samples` (default false).
+    pub enable_ha_tracker: bool,
+    /// How long the elected replica may be silent before another takes over (default 30s).
+    #[serde(with = "strata_config::duration")]
+    pub ha_tracker_failover_timeout: Duration,
+}
+
+impl Default for HaTrackerConfig {
+    fn default() -> Self {
+        Self {
+            enable_ha_tracker: false,
+            ha_tracker_failover_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 impl Default for DistributorConfig {
@@ -29,6 +55,8 @@ impl Default for DistributorConfig {
             max_decompressed_size: 100 << 20,
             remote_timeout: Duration::from_secs(2),
             limits: ValidationLimits::default(),
+            ha_tracker: HaTrackerConfig::default(),
+            instances: 1,
         }
     }
 }

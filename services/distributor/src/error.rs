@@ -82,6 +82,26 @@ pub enum PushError {
         /// The gRPC status message.
         message: String,
     },
+    /// The tenant is over its ingestion rate (this distributor's share of it): 429.
+    #[error("the request has been rejected because the tenant exceeded the ingestion rate limit, set to {rate} items/s with a maximum allowed burst of {burst}. This limit is applied on the total number of samples, exemplars and metadata received across all distributors (err-mimir-tenant-max-ingestion-rate). To adjust the related per-tenant limits, configure -distributor.ingestion-rate-limit and -distributor.ingestion-burst-size, or contact your service administrator.")]
+    RateLimited {
+        /// The tenant's global rate limit, samples per second.
+        rate: f64,
+        /// The tenant's global burst size.
+        burst: u64,
+    },
+    /// The HA tracker dropped the push: another replica of its cluster is elected. Answered
+    /// 202 (as Mimir does), so the sender neither retries nor reports an error.
+    #[error("replicas did not match, rejecting sample: replica={replica}, elected={elected}")]
+    HaDeduplicated {
+        /// The replica that sent.
+        replica: String,
+        /// The elected replica.
+        elected: String,
+    },
+    /// The HA tracker could not reach a decision (the ring cannot commit): retryable.
+    #[error("HA tracker: {0}")]
+    HaTracker(String),
     /// An ingester failed the push with an internal error.
     #[error("push to ingester {addr}: {message}")]
     IngesterFailed {
@@ -109,7 +129,11 @@ impl PushError {
             | PushError::Decode { .. }
             | PushError::InvalidRw2(_)
             | PushError::BadData(_) => StatusCode::BAD_REQUEST,
-            PushError::IngesterUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            PushError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            PushError::HaDeduplicated { .. } => StatusCode::ACCEPTED,
+            PushError::IngesterUnavailable { .. } | PushError::HaTracker(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             PushError::IngesterFailed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -150,6 +174,23 @@ mod tests {
             ),
             (PushError::EmptyBody, 400, false),
             (PushError::BadData("x".into()), 400, false),
+            (
+                PushError::RateLimited {
+                    rate: 1.0,
+                    burst: 2,
+                },
+                429,
+                false,
+            ),
+            (
+                PushError::HaDeduplicated {
+                    replica: "b".into(),
+                    elected: "a".into(),
+                },
+                202,
+                false,
+            ),
+            (PushError::HaTracker("no leader".into()), 503, true),
             (
                 PushError::IngesterUnavailable {
                     addr: "a:1".into(),

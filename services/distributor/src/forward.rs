@@ -6,13 +6,15 @@
 //! labels (already sorted by validation). Metadata is placed the same way by metric family
 //! name. There is no replication yet: one ingester per series.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::join_all;
+use futures::future::{join_all, BoxFuture};
+use strata_proto::flat::FlatWriteRequest;
 use strata_proto::ingester::{
     ingester_client::IngesterClient, PushRequest, PushResponse, SampleError,
 };
-use strata_proto::prometheus::{Label, WriteRequest};
+use strata_proto::prometheus::{Label, Sample, TimeSeries, WriteRequest};
 use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 
@@ -99,6 +101,20 @@ impl ForwardOutcome {
     }
 }
 
+/// An ingester running in this process, reached by a function call on the borrowed
+/// request instead of a gRPC round trip (which would encode the series, copy them through
+/// HTTP/2 and decode them again, allocating every label twice). Set with
+/// [`Forwarder::with_local`] when the only ingester is this process' own.
+pub trait LocalIngester: Send + Sync {
+    /// Appends the (validated) series of `req` for `tenant`; answers as the gRPC `Push`
+    /// would, errors included.
+    fn push<'a>(
+        &'a self,
+        tenant: &'a str,
+        req: &'a FlatWriteRequest<'a>,
+    ) -> BoxFuture<'a, Result<PushResponse, tonic::Status>>;
+}
+
 /// One ingester's client.
 #[derive(Clone, Debug)]
 struct IngesterConn {
@@ -107,10 +123,24 @@ struct IngesterConn {
 }
 
 /// Pushes to a static set of ingesters.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Forwarder {
     ingesters: Vec<IngesterConn>,
     timeout: Duration,
+    /// The only ingester, in this process: see [`LocalIngester`].
+    local: Option<Arc<dyn LocalIngester>>,
+    /// Placement on the ring instead of the static list (see [`crate::replication`]).
+    replicator: Option<Arc<crate::replication::Replicator>>,
+}
+
+impl std::fmt::Debug for Forwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarder")
+            .field("ingesters", &self.ingesters)
+            .field("timeout", &self.timeout)
+            .field("local", &self.local.is_some())
+            .finish()
+    }
 }
 
 impl Forwarder {
@@ -143,7 +173,43 @@ impl Forwarder {
                 .max_decoding_message_size(16 << 20);
             ingesters.push(IngesterConn { addr, client });
         }
-        Ok(Self { ingesters, timeout })
+        Ok(Self {
+            ingesters,
+            timeout,
+            local: None,
+            replicator: None,
+        })
+    }
+
+    /// Places series on the ring with replication (see [`crate::replication`]) instead of
+    /// a static list.
+    pub fn with_ring(replicator: crate::replication::Replicator, timeout: Duration) -> Self {
+        Self {
+            ingesters: Vec::new(),
+            timeout,
+            local: None,
+            replicator: Some(Arc::new(replicator)),
+        }
+    }
+
+    /// Reaches the only ingester by function call instead of gRPC (its address is still
+    /// the one named in errors). Ignored, with a warning, unless there is exactly one
+    /// ingester.
+    pub fn with_local(mut self, local: Arc<dyn LocalIngester>) -> Self {
+        if self.ingesters.len() == 1 {
+            self.local = Some(local);
+        } else {
+            tracing::warn!(
+                ingesters = self.ingesters.len(),
+                "in-process ingester ignored: pushes are sharded over several ingesters"
+            );
+        }
+        self
+    }
+
+    /// Tells whether pushes go to an in-process ingester ([`Forwarder::push_flat`]).
+    pub fn is_local(&self) -> bool {
+        self.local.is_some()
     }
 
     /// The ingester addresses, in shard order.
@@ -153,6 +219,9 @@ impl Forwarder {
 
     /// Splits `req` by series and pushes every non-empty batch concurrently.
     pub async fn push(&self, tenant: &str, req: WriteRequest) -> ForwardOutcome {
+        if let Some(r) = &self.replicator {
+            return r.push(tenant, req).await;
+        }
         let batches = split(tenant, req, self.ingesters.len());
         let calls = batches
             .into_iter()
@@ -183,6 +252,62 @@ impl Forwarder {
             }
         }
         outcome
+    }
+}
+
+impl Forwarder {
+    /// Pushes a validated borrowed request to the in-process ingester, with the same
+    /// timeout and error mapping as a gRPC push. Without one (see
+    /// [`Forwarder::is_local`]), converts it and pushes over gRPC.
+    pub async fn push_flat(&self, tenant: &str, req: &FlatWriteRequest<'_>) -> ForwardOutcome {
+        let (Some(local), Some(conn)) = (&self.local, self.ingesters.first()) else {
+            return self.push(tenant, flat_to_owned(req)).await;
+        };
+        let mut outcome = ForwardOutcome::default();
+        let res = match tokio::time::timeout(self.timeout, local.push(tenant, req)).await {
+            Ok(Ok(resp)) => Ok(resp),
+            Ok(Err(status)) => Err(status_error(&conn.addr, &status)),
+            // What the gRPC client's own deadline answers, so both paths read alike.
+            Err(_) => Err(status_error(
+                &conn.addr,
+                &tonic::Status::cancelled("Timeout expired"),
+            )),
+        };
+        match res {
+            Ok(resp) => outcome.add(resp),
+            Err(e) => {
+                tracing::warn!(ingester = %conn.addr, tenant, error = %e, "push to ingester failed");
+                outcome.failures.push(e);
+            }
+        }
+        outcome
+    }
+}
+
+/// The owned request for a borrowed one (the series listed in `req.series`).
+pub fn flat_to_owned(req: &FlatWriteRequest<'_>) -> WriteRequest {
+    WriteRequest {
+        timeseries: req
+            .iter()
+            .map(|(labels, samples)| TimeSeries {
+                labels: labels
+                    .iter()
+                    .map(|&(n, v)| Label {
+                        name: n.to_string(),
+                        value: v.to_string(),
+                    })
+                    .collect(),
+                samples: samples
+                    .iter()
+                    .map(|s| Sample {
+                        value: s.value,
+                        timestamp: s.timestamp,
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        metadata: Vec::new(),
     }
 }
 
@@ -223,7 +348,7 @@ fn code_name(code: Code) -> &'static str {
 mod tests {
     use super::*;
     use strata_model::Labels;
-    use strata_proto::prometheus::{MetricMetadata, Sample, TimeSeries};
+    use strata_proto::prometheus::MetricMetadata;
 
     fn ts(pairs: &[(&str, &str)]) -> TimeSeries {
         let labels = Labels::from_pairs(pairs.iter().copied());

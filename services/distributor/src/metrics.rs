@@ -23,6 +23,15 @@ pub struct DiscardLabels {
     pub tenant: String,
 }
 
+/// Labels of `strata_distributor_deduped_samples_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    /// The tenant id.
+    pub tenant: String,
+    /// The HA cluster.
+    pub cluster: String,
+}
+
 /// Counters of the push path.
 #[derive(Clone, Debug, Default)]
 pub struct DistributorMetrics {
@@ -36,6 +45,9 @@ pub struct DistributorMetrics {
     pub received_bytes: Family<TenantLabels, Counter>,
     /// `strata_discarded_samples_total{reason,tenant}`: samples rejected by validation or ingesters.
     pub discarded_samples: Family<DiscardLabels, Counter>,
+    /// `strata_distributor_deduped_samples_total{tenant,cluster}`: samples of HA replicas
+    /// that were not elected, dropped (answered 202).
+    pub deduped_samples: Family<ClusterLabels, Counter>,
 }
 
 impl DistributorMetrics {
@@ -62,7 +74,22 @@ impl DistributorMetrics {
             "Samples discarded by the distributor or the ingesters, per reason and tenant.",
             m.discarded_samples.clone(),
         );
+        registry.register(
+            "strata_distributor_deduped_samples",
+            "Samples from non-elected HA replicas, dropped, per tenant and cluster.",
+            m.deduped_samples.clone(),
+        );
         m
+    }
+
+    /// Counts `n` samples dropped by the HA tracker.
+    pub fn deduped(&self, tenant: &str, cluster: &str, n: u64) {
+        self.deduped_samples
+            .get_or_create(&ClusterLabels {
+                tenant: tenant.to_string(),
+                cluster: cluster.to_string(),
+            })
+            .inc_by(n);
     }
 
     /// Counts `n` discarded samples.

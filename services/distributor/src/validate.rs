@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use strata_model::METRIC_NAME;
+use strata_proto::flat::FlatWriteRequest;
 use strata_proto::prometheus::{Label, TimeSeries, WriteRequest};
 
 /// How many error messages a response names; the rest are only counted.
@@ -73,6 +74,12 @@ pub enum DiscardReason {
     Unsupported,
     /// Ingester: otherwise invalid.
     InvalidSample,
+    /// Over the tenant's ingestion rate (429).
+    RateLimited,
+    /// Ingester: a new series over the tenant's series limit.
+    PerUserSeriesLimit,
+    /// Ingester: a new series over the per-metric series limit.
+    PerMetricSeriesLimit,
 }
 
 impl DiscardReason {
@@ -92,6 +99,9 @@ impl DiscardReason {
             DiscardReason::SampleTooOld => "sample_timestamp_too_old",
             DiscardReason::Unsupported => "unsupported",
             DiscardReason::InvalidSample => "invalid",
+            DiscardReason::RateLimited => "rate_limited",
+            DiscardReason::PerUserSeriesLimit => "per_user_series_limit",
+            DiscardReason::PerMetricSeriesLimit => "per_metric_series_limit",
         }
     }
 }
@@ -164,6 +174,41 @@ pub fn validate_request(
     report
 }
 
+/// [`validate_request`] for a borrowed request ([`FlatWriteRequest`], float samples only):
+/// each series' labels are normalised in place (its label range shrinks to the labels
+/// kept), invalid series and series without samples are removed from `req.series`. Same
+/// checks, messages and counts as for the owned request.
+pub fn validate_flat_request(
+    req: &mut FlatWriteRequest<'_>,
+    limits: &ValidationLimits,
+    now_ms: i64,
+) -> ValidationReport {
+    let mut report = ValidationReport::default();
+    let FlatWriteRequest {
+        labels,
+        samples,
+        series,
+    } = req;
+    series.retain_mut(|s| {
+        let kept = normalise_labels(&mut labels[s.labels.clone()]);
+        s.labels.end = s.labels.start + kept;
+        let ts = &samples[s.samples.clone()];
+        match check_series(
+            &labels[s.labels.clone()],
+            ts.iter().map(|s| s.timestamp),
+            limits,
+            now_ms,
+        ) {
+            Ok(()) => !ts.is_empty(),
+            Err(e) => {
+                report.record(e.message, Some((e.reason, ts.len() as u64)));
+                false
+            }
+        }
+    });
+    report
+}
+
 /// Normalises one series (drops empty label values, sorts labels by name) and checks it
 /// against `limits`, reporting the first problem as Mimir does.
 pub fn validate_series(
@@ -176,19 +221,82 @@ pub fn validate_series(
         // Stable, so duplicates stay adjacent in request order.
         ts.labels.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    let labels = &ts.labels;
-    let Some(name) = labels.iter().find(|l| l.name == METRIC_NAME) else {
+    let timestamps = ts
+        .samples
+        .iter()
+        .map(|s| s.timestamp)
+        .chain(ts.histograms.iter().map(|h| h.timestamp));
+    check_series(&ts.labels, timestamps, limits, now_ms)
+}
+
+/// A label as the wire carries it: prost's owned [`Label`] or a `(name, value)` pair
+/// borrowed from the request buffer ([`strata_proto::flat`]). Validation and its messages
+/// are written once over this.
+pub trait WireLabel {
+    /// The label name.
+    fn name(&self) -> &str;
+    /// The label value.
+    fn value(&self) -> &str;
+}
+
+impl WireLabel for Label {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+impl WireLabel for (&str, &str) {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn value(&self) -> &str {
+        self.1
+    }
+}
+
+/// Drops labels with empty values from `labels` in place, keeping their order, and sorts
+/// the rest by name (stably) if they are not sorted; returns how many are kept, at the
+/// front. What [`validate_series`] does to an owned series, for a borrowed one.
+pub fn normalise_labels<L: WireLabel>(labels: &mut [L]) -> usize {
+    let mut kept = 0;
+    for i in 0..labels.len() {
+        if !labels[i].value().is_empty() {
+            labels.swap(kept, i);
+            kept += 1;
+        }
+    }
+    let labels = &mut labels[..kept];
+    if !labels.windows(2).all(|w| w[0].name() <= w[1].name()) {
+        // Stable, so duplicates stay adjacent in request order.
+        labels.sort_by(|a, b| a.name().cmp(b.name()));
+    }
+    kept
+}
+
+/// Checks a normalised series (labels without empty values, sorted by name) against
+/// `limits`, reporting the first problem as Mimir does. `timestamps` are those of its
+/// samples and histograms.
+pub fn check_series<L: WireLabel>(
+    labels: &[L],
+    mut timestamps: impl Iterator<Item = i64>,
+    limits: &ValidationLimits,
+    now_ms: i64,
+) -> Result<(), ValidationError> {
+    let Some(name) = labels.iter().find(|l| l.name() == METRIC_NAME) else {
         return Err(ValidationError {
             reason: DiscardReason::MissingMetricName,
             message: "received a series without metric name".to_string(),
         });
     };
-    if !is_valid_metric_name(&name.value) {
+    if !is_valid_metric_name(name.value()) {
         return Err(ValidationError {
             reason: DiscardReason::InvalidMetricName,
             message: format!(
                 "received a series with invalid metric name: {}",
-                quote(&name.value)
+                quote(name.value())
             ),
         });
     }
@@ -205,48 +313,48 @@ pub fn validate_series(
     }
     let mut prev: Option<&str> = None;
     for l in labels {
-        if !is_valid_label_name(&l.name) {
+        if !is_valid_label_name(l.name()) {
             return Err(ValidationError {
                 reason: DiscardReason::InvalidLabel,
                 message: format!(
                     "received a series with an invalid label: {} series: {}",
-                    quote(&l.name),
+                    quote(l.name()),
                     quote(&format_series(labels))
                 ),
             });
         }
-        if l.name.len() > limits.max_label_name_length {
+        if l.name().len() > limits.max_label_name_length {
             return Err(ValidationError {
                 reason: DiscardReason::LabelNameTooLong,
                 message: format!(
                     "received a series whose label name length exceeds the limit, label: {} series: {}",
-                    quote(&l.name),
+                    quote(l.name()),
                     quote(&format_series(labels))
                 ),
             });
         }
-        if l.value.len() > limits.max_label_value_length {
+        if l.value().len() > limits.max_label_value_length {
             return Err(ValidationError {
                 reason: DiscardReason::LabelValueTooLong,
                 message: format!(
                     "received a series whose label value length exceeds the limit, label: {}, value: {} (truncated) series: {}",
-                    quote(&l.name),
-                    quote(&l.value),
+                    quote(l.name()),
+                    quote(l.value()),
                     quote(&format_series(labels))
                 ),
             });
         }
-        if prev == Some(l.name.as_str()) {
+        if prev == Some(l.name()) {
             return Err(ValidationError {
                 reason: DiscardReason::DuplicateLabelNames,
                 message: format!(
                     "received a series with duplicate label name, label: {} series: {}",
-                    quote(&l.name),
+                    quote(l.name()),
                     quote(&format_series(labels))
                 ),
             });
         }
-        prev = Some(&l.name);
+        prev = Some(l.name());
     }
     let max_t = now_ms.saturating_add(
         limits
@@ -254,18 +362,13 @@ pub fn validate_series(
             .as_millis()
             .min(i64::MAX as u128) as i64,
     );
-    let future = ts
-        .samples
-        .iter()
-        .map(|s| s.timestamp)
-        .chain(ts.histograms.iter().map(|h| h.timestamp))
-        .find(|&t| t > max_t);
+    let future = timestamps.find(|&t| t > max_t);
     if let Some(t) = future {
         return Err(ValidationError {
             reason: DiscardReason::TooFarInFuture,
             message: format!(
                 "received a sample whose timestamp is too far in the future, timestamp: {t} series: {}",
-                quote(&name.value)
+                quote(name.value())
             ),
         });
     }
@@ -298,13 +401,13 @@ pub fn is_valid_label_name(name: &str) -> bool {
 
 /// The series as Prometheus prints it, `name{a="b", c="d"}`, from raw (possibly duplicated)
 /// labels.
-fn format_series(labels: &[Label]) -> String {
+fn format_series<L: WireLabel>(labels: &[L]) -> String {
     let mut out = String::new();
-    let name = labels.iter().find(|l| l.name == METRIC_NAME);
+    let name = labels.iter().find(|l| l.name() == METRIC_NAME);
     if let Some(n) = name {
-        out.push_str(&n.value);
+        out.push_str(n.value());
     }
-    let mut rest = labels.iter().filter(|l| l.name != METRIC_NAME).peekable();
+    let mut rest = labels.iter().filter(|l| l.name() != METRIC_NAME).peekable();
     if name.is_some() && rest.peek().is_none() {
         return out;
     }
@@ -313,9 +416,9 @@ fn format_series(labels: &[Label]) -> String {
         if i > 0 {
             out.push_str(", ");
         }
-        out.push_str(&l.name);
+        out.push_str(l.name());
         out.push('=');
-        out.push_str(&format!("{:?}", l.value));
+        out.push_str(&format!("{:?}", l.value()));
     }
     out.push('}');
     out
@@ -537,5 +640,108 @@ mod tests {
         assert_eq!(l.creation_grace_period, Duration::from_secs(3600));
         assert_eq!(l.max_label_value_length, 2048);
         assert!(serde_json::from_str::<ValidationLimits>(r#"{"nope": 1}"#).is_err());
+    }
+
+    /// Validates `req` owned and borrowed, and checks both give the same report and keep
+    /// the same (normalised) series.
+    fn same_as_owned(req: WriteRequest, limits: &ValidationLimits) {
+        use prost::Message as _;
+        let buf = req.encode_to_vec();
+        let mut flat = strata_proto::flat::decode_write_request(&buf).expect("flat request");
+        let mut owned = req;
+        let want = validate_request(&mut owned, limits, NOW);
+        let got = validate_flat_request(&mut flat, limits, NOW);
+        assert_eq!(got, want);
+        let kept: Vec<TimeSeries> = flat
+            .iter()
+            .map(|(labels, samples)| TimeSeries {
+                labels: labels
+                    .iter()
+                    .map(|(n, v)| Label {
+                        name: n.to_string(),
+                        value: v.to_string(),
+                    })
+                    .collect(),
+                samples: samples
+                    .iter()
+                    .map(|s| Sample {
+                        value: s.value,
+                        timestamp: s.timestamp,
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect();
+        assert_eq!(kept, owned.timeseries);
+    }
+
+    #[test]
+    fn borrowed_validation_matches_owned() {
+        let names: Vec<String> = (0..31).map(|i| format!("l{i:02}")).collect();
+        let mut too_many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+        too_many.push(("__name__", "m"));
+        let long = "v".repeat(3000);
+        let mut future = series(&[("__name__", "f")]);
+        future.samples[0].timestamp = NOW + 3_600_000;
+        let req = WriteRequest {
+            timeseries: vec![
+                series(&[("job", "a"), ("__name__", "up"), ("empty", ""), ("a", "b")]),
+                series(&[("job", "x")]),
+                series(&[("__name__", "1up")]),
+                series(&[("__name__", "m"), ("0abc", "x")]),
+                series(&[("__name__", "m"), ("a", "1"), ("b", "2"), ("a", "3")]),
+                series(&too_many),
+                series(&[("__name__", "m"), ("a", &long)]),
+                future,
+                TimeSeries {
+                    samples: vec![],
+                    ..series(&[("__name__", "empty")])
+                },
+                series(&[("__name__", "")]),
+                series(&[("b", "2"), ("__name__", "ok"), ("a", "")]),
+            ],
+            metadata: vec![],
+        };
+        same_as_owned(req.clone(), &ValidationLimits::default());
+        let tight = ValidationLimits {
+            max_label_names_per_series: 2,
+            max_label_name_length: 3,
+            max_label_value_length: 3,
+            ..Default::default()
+        };
+        same_as_owned(req, &tight);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn borrowed_validation_matches_owned_on_random_series(
+            series_labels in proptest::collection::vec(
+                proptest::collection::vec(
+                    (
+                        proptest::sample::select(vec!["__name__", "a", "b", "job", "0x", "z"]),
+                        proptest::sample::select(vec!["", "up", "1x", "v", "ü"]),
+                    ),
+                    0..6,
+                ),
+                0..8,
+            ),
+            offsets in proptest::collection::vec(0i64..1_200_000, 0..3),
+        ) {
+            let req = WriteRequest {
+                timeseries: series_labels
+                    .iter()
+                    .map(|pairs| TimeSeries {
+                        samples: offsets
+                            .iter()
+                            .map(|o| Sample { value: 1.0, timestamp: NOW + o })
+                            .collect(),
+                        ..series(pairs)
+                    })
+                    .collect(),
+                metadata: vec![],
+            };
+            same_as_owned(req.clone(), &ValidationLimits::default());
+            same_as_owned(req, &ValidationLimits { max_label_names_per_series: 3, ..Default::default() });
+        }
     }
 }

@@ -54,6 +54,68 @@ pub fn labels_from_proto(labels: &mut [pb::Label]) -> Result<Labels, LabelsError
     Ok(Labels::from_sorted(out))
 }
 
+/// [`labels_from_proto`] for `(name, value)` pairs borrowed from the request buffer:
+/// the same checks and errors, without copying a string. Labels already clean (no empty
+/// values, sorted, unique; what the distributor forwards) are returned as they are;
+/// otherwise the kept labels are sorted into `scratch`.
+pub fn labels_from_pairs<'p, 'a>(
+    labels: &'p [(&'a str, &'a str)],
+    scratch: &'p mut Vec<(&'a str, &'a str)>,
+) -> Result<&'p [(&'a str, &'a str)], LabelsError> {
+    let mut sorted = true;
+    let mut count = 0usize;
+    let mut prev: Option<&str> = None;
+    for &(name, _) in labels.iter().filter(|(_, v)| !v.is_empty()) {
+        if let Some(p) = prev {
+            if p == name {
+                return Err(LabelsError::DuplicateName(name.to_string()));
+            }
+            if p > name {
+                sorted = false;
+            }
+        }
+        prev = Some(name);
+        count += 1;
+    }
+    if count == 0 {
+        return Err(LabelsError::Empty);
+    }
+    if sorted && count == labels.len() {
+        return Ok(labels);
+    }
+    scratch.clear();
+    scratch.extend(labels.iter().filter(|(_, v)| !v.is_empty()));
+    if !sorted {
+        scratch.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        if let Some(w) = scratch.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(LabelsError::DuplicateName(w[0].0.to_string()));
+        }
+    }
+    Ok(scratch)
+}
+
+/// [`proto_labels_to_string`] for borrowed `(name, value)` pairs.
+pub fn pairs_to_string(labels: &[(&str, &str)]) -> String {
+    let mut s = String::new();
+    if let Some((_, v)) = labels.iter().find(|(n, _)| *n == strata_model::METRIC_NAME) {
+        s.push_str(v);
+    }
+    s.push('{');
+    let mut first = true;
+    for (n, v) in labels
+        .iter()
+        .filter(|(n, _)| *n != strata_model::METRIC_NAME)
+    {
+        if !first {
+            s.push_str(", ");
+        }
+        first = false;
+        s.push_str(&format!("{n}={v:?}"));
+    }
+    s.push('}');
+    s
+}
+
 /// Prints wire labels as Prometheus prints a series, for errors about labels that did not
 /// make a valid [`Labels`].
 pub fn proto_labels_to_string(labels: &[pb::Label]) -> String {
@@ -131,7 +193,7 @@ pub fn chunk_to_proto(c: &ChunkMeta) -> pb::Chunk {
         min_time_ms: c.min_time,
         max_time_ms: c.max_time,
         r#type: t as i32,
-        data: c.chunk.bytes().to_vec(),
+        data: c.chunk.bytes().clone(),
     }
 }
 
@@ -230,6 +292,33 @@ mod tests {
             proto_labels_to_string(&[pl("__name__", "up"), pl("a", "x")]),
             r#"up{a="x"}"#
         );
+    }
+
+    #[test]
+    fn borrowed_labels_check_like_owned_ones() {
+        let cases: Vec<Vec<(&str, &str)>> = vec![
+            vec![("__name__", "up"), ("a", "1")],
+            vec![("b", "2"), ("a", "1"), ("c", "")],
+            vec![("a", "1"), ("b", "")],
+            vec![("a", "")],
+            vec![],
+            vec![("a", "1"), ("a", "2")],
+            vec![("b", "1"), ("a", "1"), ("b", "2")],
+            vec![("a", "1"), ("a", ""), ("b", "1")],
+        ];
+        for pairs in cases {
+            let mut owned: Vec<pb::Label> = pairs.iter().map(|(n, v)| pl(n, v)).collect();
+            let want = labels_from_proto(&mut owned);
+            let mut scratch = Vec::new();
+            let got = labels_from_pairs(&pairs, &mut scratch)
+                .map(|l| Labels::from_pairs(l.iter().copied()));
+            assert_eq!(got, want, "{pairs:?}");
+            if let Ok(l) = labels_from_pairs(&pairs, &mut scratch) {
+                assert!(l.windows(2).all(|w| w[0].0 < w[1].0), "{pairs:?}");
+            }
+            let owned: Vec<pb::Label> = pairs.iter().map(|(n, v)| pl(n, v)).collect();
+            assert_eq!(pairs_to_string(&pairs), proto_labels_to_string(&owned));
+        }
     }
 
     #[test]

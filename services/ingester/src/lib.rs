@@ -10,6 +10,8 @@
 //!
 //! Key types: [`Ingester`] (the service; build its tonic server with [`Ingester::server`]),
 //! [`IngesterConfig`], [`IngesterMetrics`]; wire ⇄ model conversions live in [`convert`].
+//! A distributor in the same process pushes float-only series by function call instead,
+//! borrowed from its request buffer ([`Ingester::push_flat`], answered as `Push` would be).
 //!
 //! Invariants: the tenant in every request is validated with [`strata_model::TenantId::new`]
 //! (invalid → `INVALID_ARGUMENT`); a push never fails as a whole for bad samples: the valid
@@ -27,24 +29,38 @@
 //! old 2-hour ranges of the heads into blocks, truncates the heads and checkpoints the WAL;
 //! [`Ingester::flush`] (HTTP `POST /ingester/flush`) cuts everything now.
 //!
-//! Not yet: native histograms and exemplars (refused as unsupported), limits (series per
-//! tenant, …), block retention and shipping.
+//! Native histograms (integer and float, remote write 1.0 and 2.0) are validated
+//! ([`native`]) and stored in histogram chunks; exemplars go to each tenant's circular
+//! exemplar store (`max_exemplars`, default 100000) and are served by the
+//! `QueryExemplars` RPC; out-of-order float samples within `out_of_order_time_window` are
+//! kept (see `strata_tsdb`). Both settings can be overridden per tenant
+//! (`tenant_overrides`).
+//!
+//! Series limits: per tenant and per metric name, this ingester's share of the global
+//! limits, set by the binary ([`Ingester::set_series_limits`], see [`limits`]); a new series
+//! over them is refused with an error naming the limit, existing ones keep accepting.
+//!
+//! Not yet: block retention and shipping.
 
 pub mod convert;
 mod error;
+pub mod limits;
 mod metrics;
+pub mod native;
 pub mod push;
+mod push_flat;
 mod service;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use strata_model::TenantId;
 use strata_proto::ingester::ingester_server::IngesterServer;
-use strata_tsdb::{CompactStats, Db, DbOptions};
+use strata_tsdb::{CompactStats, Db, DbOptions, HeadOptions, TenantHeadOptions};
 
 pub use error::{IngesterError, LabelsError};
 pub use metrics::{FailureLabels, IngesterMetrics, TenantLabels, WalMetrics};
@@ -66,6 +82,54 @@ pub struct IngesterConfig {
     /// (a Prometheus duration string in YAML, default `1m`; `0s` disables the check).
     #[serde(with = "strata_config::duration")]
     pub block_cut_interval: Duration,
+    /// How far behind a tenant's newest sample an out-of-order float sample is still
+    /// accepted (`-ingester.out-of-order-time-window`, Prometheus's
+    /// `out_of_order_time_window`); `0s` refuses out-of-order samples.
+    #[serde(with = "strata_config::duration")]
+    pub out_of_order_time_window: Duration,
+    /// Exemplars kept per tenant, in a circular buffer (`-ingester.max-exemplars`); 0 keeps
+    /// none.
+    pub max_exemplars: usize,
+    /// Per-tenant overrides of the two settings above, by tenant id (YAML only).
+    pub tenant_overrides: BTreeMap<String, TenantOverrides>,
+}
+
+/// One tenant's overrides; unset fields take the ingester-wide value.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantOverrides {
+    /// The tenant's out-of-order window (a Prometheus duration string).
+    #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub out_of_order_time_window: Option<Duration>,
+    /// The tenant's exemplar buffer size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_exemplars: Option<usize>,
+}
+
+mod opt_duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => strata_config::duration::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(s) => strata_config::duration::parse_duration(&s)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl Default for IngesterConfig {
@@ -76,11 +140,40 @@ impl Default for IngesterConfig {
             wal_dir: String::new(),
             wal_segment_size: 128 << 20,
             block_cut_interval: Duration::from_secs(60),
+            out_of_order_time_window: Duration::ZERO,
+            max_exemplars: strata_tsdb::DEFAULT_MAX_EXEMPLARS,
+            tenant_overrides: BTreeMap::new(),
         }
     }
 }
 
 impl IngesterConfig {
+    /// The heads' options: the ingester-wide values and each tenant's overrides.
+    pub fn head_options(&self) -> TenantHeadOptions {
+        let defaults = HeadOptions {
+            out_of_order_time_window_ms: duration_ms(self.out_of_order_time_window),
+            max_exemplars: self.max_exemplars,
+        };
+        let overrides = self
+            .tenant_overrides
+            .iter()
+            .map(|(t, o)| {
+                let opts = HeadOptions {
+                    out_of_order_time_window_ms: o
+                        .out_of_order_time_window
+                        .map(duration_ms)
+                        .unwrap_or(defaults.out_of_order_time_window_ms),
+                    max_exemplars: o.max_exemplars.unwrap_or(defaults.max_exemplars),
+                };
+                (t.clone(), opts)
+            })
+            .collect();
+        TenantHeadOptions {
+            defaults,
+            overrides,
+        }
+    }
+
     /// The WAL directory for `data_dir`.
     pub fn wal_dir(&self, data_dir: &Path) -> PathBuf {
         if self.wal_dir.is_empty() {
@@ -98,6 +191,8 @@ pub struct Ingester {
     metrics: IngesterMetrics,
     /// Set once the background block cutter is running.
     cutter_started: AtomicBool,
+    /// Each tenant's series limits, when set (see [`limits`]).
+    series_limits: OnceLock<limits::SeriesLimitsFn>,
 }
 
 impl Ingester {
@@ -115,6 +210,8 @@ impl Ingester {
             wal_dir: Some(dir.clone()),
             wal_segment_size: cfg.wal_segment_size,
             wal_observer: Some(Arc::new(metrics.wal.clone())),
+            head: cfg.head_options(),
+            ..Default::default()
         };
         let db = Db::open(data_dir, opts).map_err(|source| IngesterError::Open { dir, source })?;
         metrics
@@ -136,6 +233,7 @@ impl Ingester {
             db,
             metrics,
             cutter_started: AtomicBool::new(false),
+            series_limits: OnceLock::new(),
         })
     }
 
@@ -153,6 +251,30 @@ impl Ingester {
     /// [`Ingester::new`], so an ingester that exists is ready.
     pub fn is_ready(&self) -> bool {
         true
+    }
+
+    /// Appends float-only series borrowed from a distributor's request buffer, for a
+    /// distributor in the same process: answers as the gRPC `Push` does for the same
+    /// series, without encoding, decoding or copying them (see `push_flat`).
+    pub async fn push_flat(
+        &self,
+        tenant: &str,
+        req: &strata_proto::flat::FlatWriteRequest<'_>,
+    ) -> Result<strata_proto::ingester::PushResponse, IngesterError> {
+        let limits = self.series_limits_for(tenant);
+        push_flat::push_flat(&self.db, &self.metrics, tenant, req, limits).await
+    }
+
+    /// Enforces per-tenant series limits from now on (once; later calls are ignored):
+    /// `f` gives a tenant's limits on this ingester and is called once per push.
+    pub fn set_series_limits(&self, f: limits::SeriesLimitsFn) {
+        if self.series_limits.set(f).is_err() {
+            tracing::warn!("ingester series limits already set; ignoring the second call");
+        }
+    }
+
+    pub(crate) fn series_limits_for(&self, tenant: &str) -> Option<limits::SeriesLimits> {
+        self.series_limits.get().map(|f| f(tenant))
     }
 
     /// The tenants' heads, for in-process readers and tests.
@@ -238,5 +360,7 @@ impl Ingester {
 
 #[cfg(test)]
 mod block_tests;
+#[cfg(test)]
+mod native_tests;
 #[cfg(test)]
 mod tests;

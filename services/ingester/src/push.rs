@@ -6,6 +6,7 @@ use strata_tsdb::{Db, SampleRejectKind};
 
 use crate::convert;
 use crate::error::IngesterError;
+use crate::limits::{check_new_series, SeriesLimits};
 use crate::metrics::IngesterMetrics;
 
 /// How many refused samples a push response names.
@@ -49,19 +50,57 @@ impl Refused {
     }
 }
 
+/// Samples refused by the series limits.
+#[derive(Default)]
+pub(crate) struct Limited {
+    per_user: u64,
+    per_metric: u64,
+}
+
+impl Limited {
+    pub(crate) fn count(&mut self, kind: SampleErrorKind, n: u64) {
+        match kind {
+            SampleErrorKind::PerMetricSeriesLimit => self.per_metric += n,
+            _ => self.per_user += n,
+        }
+    }
+
+    pub(crate) fn total(&self) -> u64 {
+        self.per_user + self.per_metric
+    }
+
+    pub(crate) fn account(&self, metrics: &IngesterMetrics, tenant: &str) {
+        metrics.fail(tenant, "per_user_series_limit", self.per_user);
+        metrics.fail(tenant, "per_metric_series_limit", self.per_metric);
+    }
+}
+
 fn message(what: &str, t: i64, series: &dyn std::fmt::Display) -> String {
     format!("{what} (timestamp: {t}, series: {series})")
 }
 
-/// Appends a push to the tenant's head and waits until it is durable in the WAL. Valid
-/// samples are stored even when others are refused. `samples_rejected` counts refused float
-/// samples, native histograms and exemplars (the latter two are not stored yet), so it is
-/// never below the errors named. A WAL failure fails the whole push
-/// ([`IngesterError::Storage`]).
+/// [`push_limited`] without series limits.
+#[cfg(test)]
 pub(crate) async fn push(
     db: &Db,
     metrics: &IngesterMetrics,
     req: PushRequest,
+) -> Result<PushResponse, IngesterError> {
+    push_limited(db, metrics, req, None).await
+}
+
+/// Appends a push to the tenant's head and waits until it is durable in the WAL. Valid
+/// samples, native histograms and exemplars are stored even when others are refused.
+/// `samples_rejected` counts refused float samples, native histograms and exemplars, so it
+/// is never below the errors named. A WAL failure fails the whole push
+/// ([`IngesterError::Storage`]).
+/// Under `limits`, a new series over the tenant's series limits is refused (see
+/// [`crate::limits`]).
+pub(crate) async fn push_limited(
+    db: &Db,
+    metrics: &IngesterMetrics,
+    req: PushRequest,
+    limits: Option<SeriesLimits>,
 ) -> Result<PushResponse, IngesterError> {
     let tenant = TenantId::new(&req.tenant)
         .map_err(|source| IngesterError::InvalidTenant { op: "push", source })?;
@@ -74,6 +113,8 @@ pub(crate) async fn push(
     let mut staged: Vec<Staged> = Vec::new();
     let mut early: Vec<Reported> = Vec::new();
     let mut refused = Refused::default();
+    let mut staged_native = StagedNative::default();
+    let mut limited = Limited::default();
     for (ts_idx, mut ts) in req.timeseries.into_iter().enumerate() {
         let n_samples = ts.samples.len();
         let labels = match convert::labels_from_proto(&mut ts.labels) {
@@ -94,6 +135,26 @@ pub(crate) async fn push(
                 continue;
             }
         };
+        if let Some(lim) = &limits {
+            let refusal = check_new_series(
+                &head,
+                lim,
+                || head.series_by_labels(&labels).is_some(),
+                labels.get(strata_model::METRIC_NAME),
+            );
+            if let Some((kind, msg)) = refusal {
+                let n = n_samples + ts.histograms.len() + ts.exemplars.len();
+                limited.count(kind, n as u64);
+                if n > 0 && early.len() < MAX_REPORTED_ERRORS {
+                    early.push(Reported {
+                        key: (ts_idx, 0),
+                        kind,
+                        message: format!("{msg} (series: {labels})"),
+                    });
+                }
+                continue;
+            }
+        }
         if n_samples > 0 {
             let start = app.staged();
             let samples = ts.samples.iter().map(|s| Sample::new(s.timestamp, s.value));
@@ -112,30 +173,15 @@ pub(crate) async fn push(
                 }
             }
         }
-        for (i, h) in ts.histograms.iter().enumerate() {
-            refused.histograms += 1;
-            if early.len() < MAX_REPORTED_ERRORS {
-                early.push(Reported {
-                    key: (ts_idx, n_samples + i),
-                    kind: SampleErrorKind::Unsupported,
-                    message: message(
-                        "native histograms are not supported yet",
-                        h.timestamp,
-                        &labels,
-                    ),
-                });
-            }
-        }
-        for (i, ex) in ts.exemplars.iter().enumerate() {
-            refused.exemplars += 1;
-            if early.len() < MAX_REPORTED_ERRORS {
-                early.push(Reported {
-                    key: (ts_idx, n_samples + ts.histograms.len() + i),
-                    kind: SampleErrorKind::Unsupported,
-                    message: message("exemplars are not supported yet", ex.timestamp, &labels),
-                });
-            }
-        }
+        stage_native(
+            &mut app,
+            &labels,
+            &mut ts,
+            ts_idx,
+            &mut staged_native,
+            &mut early,
+            &mut refused,
+        );
     }
 
     let outcome = app.commit().await.map_err(IngesterError::Storage)?;
@@ -170,6 +216,7 @@ pub(crate) async fn push(
             });
         }
     }
+    report_native(&head, &outcome, &staged_native, &mut refused, &mut late);
     let mut reported = early;
     reported.extend(late);
     reported.sort_by_key(|r| r.key);
@@ -196,9 +243,15 @@ pub(crate) async fn push(
         refused.duplicate,
     );
     metrics.fail(t, SampleRejectKind::TooOld.reason(), refused.too_old);
-    metrics.fail(t, "native_histogram_unsupported", refused.histograms);
-    metrics.fail(t, "exemplar_unsupported", refused.exemplars);
+    metrics
+        .ingested_samples
+        .get_or_create(&tl)
+        .inc_by(outcome.histograms_accepted as u64);
+    metrics.fail(t, "invalid_native_histogram", refused.histograms);
+    metrics.fail(t, "invalid_exemplar", refused.exemplars);
     metrics.fail(t, "invalid_labels", refused.invalid);
+    limited.account(metrics, t);
+    refused.invalid += limited.total();
     if refused.total() > 0 {
         tracing::debug!(
             tenant = t,
@@ -219,7 +272,126 @@ pub(crate) async fn push(
                 message: r.message,
             })
             .collect(),
-        histograms_appended: 0,
-        exemplars_appended: 0,
+        histograms_appended: outcome.histograms_accepted as u64,
+        exemplars_appended: outcome.exemplars_accepted as u64,
     })
+}
+
+/// Where each staged histogram and exemplar came from: `(series index, position)`.
+#[derive(Default)]
+struct StagedNative {
+    histograms: Vec<(usize, usize)>,
+    exemplars: Vec<(usize, usize)>,
+}
+
+/// Stages a series' native histograms and exemplars; invalid ones are reported now.
+fn stage_native(
+    app: &mut strata_tsdb::HeadAppender<'_>,
+    labels: &strata_model::Labels,
+    ts: &mut strata_proto::prometheus::TimeSeries,
+    ts_idx: usize,
+    staged: &mut StagedNative,
+    early: &mut Vec<Reported>,
+    refused: &mut Refused,
+) {
+    let n_samples = ts.samples.len();
+    let report = |early: &mut Vec<Reported>, pos: usize, message: String| {
+        if early.len() < MAX_REPORTED_ERRORS {
+            early.push(Reported {
+                key: (ts_idx, pos),
+                kind: SampleErrorKind::Invalid,
+                message,
+            });
+        }
+    };
+    for (i, h) in ts.histograms.iter().enumerate() {
+        let pos = n_samples + i;
+        let res = crate::native::histogram_from_proto(h).and_then(|v| {
+            app.append_histogram(labels, h.timestamp, v)
+                .map_err(|e| e.to_string())
+        });
+        match res {
+            Ok(_) => staged.histograms.push((ts_idx, pos)),
+            Err(e) => {
+                refused.histograms += 1;
+                let what = format!("invalid native histogram: {e}");
+                report(early, pos, message(&what, h.timestamp, labels));
+            }
+        }
+    }
+    let base = n_samples + ts.histograms.len();
+    for (i, ex) in ts.exemplars.iter_mut().enumerate() {
+        let pos = base + i;
+        let t = ex.timestamp;
+        let res = crate::native::exemplar_from_proto(ex)
+            .map_err(|e| e.to_string())
+            .and_then(|e| app.add_exemplar(labels, e).map_err(|e| e.to_string()));
+        match res {
+            Ok(_) => staged.exemplars.push((ts_idx, pos)),
+            Err(e) => {
+                refused.exemplars += 1;
+                report(
+                    early,
+                    pos,
+                    message(&format!("invalid exemplar: {e}"), t, labels),
+                );
+            }
+        }
+    }
+}
+
+/// Counts and names the histograms and exemplars the head refused.
+fn report_native(
+    head: &strata_tsdb::Head,
+    outcome: &strata_tsdb::CommitOutcome,
+    staged: &StagedNative,
+    refused: &mut Refused,
+    late: &mut Vec<Reported>,
+) {
+    let labels_of = |r: strata_tsdb::SeriesRef| -> String {
+        head.series(r)
+            .map(|s| s.labels().to_string())
+            .unwrap_or_else(|| "<unknown>".into())
+    };
+    for r in &outcome.rejected_histograms {
+        match r.kind {
+            SampleRejectKind::OutOfOrder => refused.out_of_order += 1,
+            SampleRejectKind::DuplicateTimestamp => refused.duplicate += 1,
+            SampleRejectKind::TooOld => refused.too_old += 1,
+        }
+        if late.len() < MAX_REPORTED_ERRORS {
+            let key = staged
+                .histograms
+                .get(r.index)
+                .copied()
+                .unwrap_or((usize::MAX, 0));
+            late.push(Reported {
+                key,
+                kind: match r.kind {
+                    SampleRejectKind::OutOfOrder => SampleErrorKind::OutOfOrder,
+                    SampleRejectKind::DuplicateTimestamp => SampleErrorKind::DuplicateTimestamp,
+                    SampleRejectKind::TooOld => SampleErrorKind::TooOld,
+                },
+                message: message(r.kind.message(), r.t, &labels_of(r.series)),
+            });
+        }
+    }
+    for r in &outcome.rejected_exemplars {
+        refused.exemplars += 1;
+        if late.len() < MAX_REPORTED_ERRORS {
+            let key = staged
+                .exemplars
+                .get(r.index)
+                .copied()
+                .unwrap_or((usize::MAX, 0));
+            late.push(Reported {
+                key,
+                kind: match r.kind {
+                    strata_tsdb::ExemplarRejectKind::OutOfOrder => SampleErrorKind::OutOfOrder,
+                    strata_tsdb::ExemplarRejectKind::LabelsTooLong => SampleErrorKind::Invalid,
+                },
+                message: message(&r.kind.to_string(), r.t, &labels_of(r.series)),
+            });
+        }
+    }
 }

@@ -4,9 +4,9 @@
 use strata_model::TenantId;
 use strata_proto::ingester::ingester_server::Ingester as IngesterService;
 use strata_proto::ingester::{
-    LabelNamesRequest, LabelNamesResponse, LabelValuesRequest, LabelValuesResponse,
-    MetricsMetadataRequest, MetricsMetadataResponse, PushRequest, PushResponse, QueryRequest,
-    QueryStreamResponse, SeriesRequest, SeriesResponse,
+    ExemplarQueryRequest, ExemplarQueryResponse, LabelNamesRequest, LabelNamesResponse,
+    LabelValuesRequest, LabelValuesResponse, MetricsMetadataRequest, MetricsMetadataResponse,
+    PushRequest, PushResponse, QueryRequest, QueryStreamResponse, SeriesRequest, SeriesResponse,
 };
 use strata_proto::prometheus as pb;
 use strata_storage::{Series, StorageError};
@@ -73,7 +73,9 @@ impl Iterator for SeriesBatches {
 #[tonic::async_trait]
 impl IngesterService for Ingester {
     async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
-        let resp = push::push(&self.db, &self.metrics, request.into_inner()).await?;
+        let req = request.into_inner();
+        let limits = self.series_limits_for(&req.tenant);
+        let resp = push::push_limited(&self.db, &self.metrics, req, limits).await?;
         Ok(Response::new(resp))
     }
 
@@ -174,6 +176,41 @@ impl IngesterService for Ingester {
             metadata: metadata
                 .into_iter()
                 .map(convert::metadata_to_proto)
+                .collect(),
+        }))
+    }
+
+    async fn query_exemplars(
+        &self,
+        request: Request<ExemplarQueryRequest>,
+    ) -> Result<Response<ExemplarQueryResponse>, Status> {
+        self.metrics.queries.inc();
+        let req = request.into_inner();
+        let tenant = tenant("query_exemplars", &req.tenant)?;
+        let sets = req
+            .matcher_sets
+            .iter()
+            .map(|s| convert::matchers_from_proto(&s.matchers))
+            .collect::<Result<Vec<_>, _>>()?;
+        let found = match self.db.head(&tenant) {
+            Some(h) => h.exemplars().query(&sets, req.start_ms, req.end_ms),
+            None => Vec::new(),
+        };
+        Ok(Response::new(ExemplarQueryResponse {
+            timeseries: found
+                .into_iter()
+                .map(|(labels, exemplars)| pb::TimeSeries {
+                    labels: convert::labels_to_proto(&labels),
+                    exemplars: exemplars
+                        .into_iter()
+                        .map(|e| pb::Exemplar {
+                            labels: convert::labels_to_proto(&e.labels),
+                            value: e.value,
+                            timestamp: e.t,
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
                 .collect(),
         }))
     }

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use prometheus_client::registry::Registry;
 use strata_chunkenc::{Chunk, Encoding};
 use strata_model::STALE_NAN;
@@ -32,10 +31,12 @@ async fn start() -> Fixture {
 }
 
 pub(crate) async fn start_in(dir: tempfile::TempDir) -> Fixture {
+    start_with(IngesterConfig::default(), dir).await
+}
+
+pub(crate) async fn start_with(cfg: IngesterConfig, dir: tempfile::TempDir) -> Fixture {
     let mut registry = Registry::default();
-    let ingester = Arc::new(
-        Ingester::new(IngesterConfig::default(), dir.path(), &mut registry).expect("open ingester"),
-    );
+    let ingester = Arc::new(Ingester::new(cfg, dir.path(), &mut registry).expect("open ingester"));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let svc = ingester.server();
@@ -59,7 +60,7 @@ pub(crate) async fn start_in(dir: tempfile::TempDir) -> Fixture {
     }
 }
 
-fn labels(pairs: &[(&str, &str)]) -> Vec<pb::Label> {
+pub(crate) fn labels(pairs: &[(&str, &str)]) -> Vec<pb::Label> {
     pairs
         .iter()
         .map(|&(n, v)| pb::Label {
@@ -93,7 +94,7 @@ pub(crate) fn eq(name: &str, value: &str) -> pb::LabelMatcher {
 
 pub(crate) fn decode(c: &pb::Chunk) -> Vec<(i64, u64)> {
     assert_eq!(c.r#type, pb::chunk::Encoding::Xor as i32);
-    let chunk = Chunk::new(Encoding::Xor, Bytes::from(c.data.clone())).expect("chunk header");
+    let chunk = Chunk::new(Encoding::Xor, c.data.clone()).expect("chunk header");
     let mut it = chunk.xor_iter().expect("xor");
     let out: Vec<(i64, u64)> = it.by_ref().map(|s| (s.t, s.v.to_bits())).collect();
     assert!(it.err().is_none());
@@ -236,6 +237,23 @@ async fn push_reports_partial_rejections() {
     let mut hist = series(&[("__name__", "h")], &[]);
     hist.histograms.push(pb::Histogram {
         timestamp: 5,
+        count: Some(pb::histogram::Count::CountInt(2)),
+        positive_spans: vec![pb::BucketSpan {
+            offset: 0,
+            length: 1,
+        }],
+        positive_deltas: vec![2],
+        ..Default::default()
+    });
+    // Two buckets declared, one given: invalid.
+    hist.histograms.push(pb::Histogram {
+        timestamp: 6,
+        count: Some(pb::histogram::Count::CountInt(2)),
+        positive_spans: vec![pb::BucketSpan {
+            offset: 0,
+            length: 2,
+        }],
+        positive_deltas: vec![2],
         ..Default::default()
     });
     let mut with_exemplar = series(&[("__name__", "e")], &[(7, 1.0)]);
@@ -274,15 +292,24 @@ async fn push_reports_partial_rejections() {
         .await
         .expect("push")
         .into_inner();
-    // Accepted: the NaN retry, the new up sample, the exemplar series' float sample.
+    // Accepted: the NaN retry, the new up sample, the exemplar series' float sample; one
+    // histogram and the exemplar.
     assert_eq!(resp.samples_appended, 3);
-    // ooo, dup, histogram, invalid labels ×2, exemplar.
-    assert_eq!(resp.samples_rejected, 6);
-    let got: Vec<(i32, &str)> = resp
+    assert_eq!(resp.histograms_appended, 1);
+    assert_eq!(resp.exemplars_appended, 1);
+    // ooo, dup, the invalid histogram, invalid labels ×2.
+    assert_eq!(resp.samples_rejected, 5);
+    let mut got: Vec<(i32, &str)> = resp
         .errors
         .iter()
         .map(|e| (e.kind, e.message.as_str()))
         .collect();
+    let (kind, msg) = got.remove(2);
+    assert_eq!(kind, SampleErrorKind::Invalid as i32);
+    assert!(
+        msg.starts_with("invalid native histogram: ") && msg.ends_with("(timestamp: 6, series: h)"),
+        "{msg}"
+    );
     assert_eq!(
         got,
         vec![
@@ -295,16 +322,8 @@ async fn push_reports_partial_rejections() {
                 r#"duplicate sample for timestamp (timestamp: 1700000010000, series: up{job="a"})"#
             ),
             (
-                SampleErrorKind::Unsupported as i32,
-                "native histograms are not supported yet (timestamp: 5, series: h)"
-            ),
-            (
                 SampleErrorKind::Invalid as i32,
                 r#"duplicate label name "a" (series: {a="1", a="2"})"#
-            ),
-            (
-                SampleErrorKind::Unsupported as i32,
-                "exemplars are not supported yet (timestamp: 7, series: e)"
             ),
             (
                 SampleErrorKind::Invalid as i32,
@@ -316,9 +335,9 @@ async fn push_reports_partial_rejections() {
     for want in [
         r#"strata_ingester_ingested_samples_failures_total{tenant="t",reason="sample_out_of_order"} 1"#,
         r#"strata_ingester_ingested_samples_failures_total{tenant="t",reason="sample_duplicate_timestamp"} 1"#,
-        r#"strata_ingester_ingested_samples_failures_total{tenant="t",reason="native_histogram_unsupported"} 1"#,
+        r#"strata_ingester_ingested_samples_failures_total{tenant="t",reason="invalid_native_histogram"} 1"#,
         r#"strata_ingester_ingested_samples_failures_total{tenant="t",reason="invalid_labels"} 2"#,
-        r#"strata_ingester_ingested_samples_total{tenant="t"} 5"#,
+        r#"strata_ingester_ingested_samples_total{tenant="t"} 6"#,
     ] {
         assert!(text.contains(want), "missing {want} in\n{text}");
     }

@@ -489,9 +489,21 @@ async fn query_exemplars(
                 "end timestamp must not be before start time",
             ));
         }
-        promql_parser::parser::parse(req.params.get("query")).map_err(ApiError::bad_data)?;
-        // Exemplars are not stored yet: every valid request has none.
-        Ok(json_response(json::success_body("[]", &[], &[])))
+        let expr =
+            promql_parser::parser::parse(req.params.get("query")).map_err(ApiError::bad_data)?;
+        let sets = crate::exemplars::extract_selectors(&expr)?;
+        let timeout = q.timeout(&req.params)?;
+        let found = if sets.is_empty() {
+            Vec::new()
+        } else {
+            q.limited(timeout, async {
+                Ok(q.pool.exemplars(&req.tenant, &sets, start, end).await?)
+            })
+            .await?
+        };
+        let mut data = String::new();
+        crate::exemplars::write(&mut data, &found);
+        Ok(json_response(json::success_body(&data, &[], &[])))
     };
     q.instrument("query_exemplars", async { inner.await.map_err(api_err) })
         .await

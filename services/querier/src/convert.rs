@@ -70,19 +70,25 @@ pub fn labels_to_proto(ls: &Labels) -> Vec<pb::Label> {
         .collect()
 }
 
-/// Converts a streamed series into a storage series. Only XOR chunks are understood; any
-/// other encoding, or a chunk without its header, is [`StorageError::Corrupt`].
+/// Converts a streamed series into a storage series. XOR, histogram and float histogram
+/// chunks are understood; any other encoding, or a chunk without its header, is
+/// [`StorageError::Corrupt`].
 pub fn series_from_proto(s: pb::ChunkedSeries) -> Result<Series, StorageError> {
     let labels = labels_from_proto(s.labels);
     let mut chunks = Vec::with_capacity(s.chunks.len());
     for c in s.chunks {
-        if c.r#type != PbEncoding::Xor as i32 {
-            return Err(StorageError::Corrupt(format!(
-                "chunk of series {labels} has unsupported encoding {}",
-                c.r#type
-            )));
-        }
-        let chunk = Chunk::new(Encoding::Xor, bytes::Bytes::from(c.data))
+        let encoding = match PbEncoding::try_from(c.r#type) {
+            Ok(PbEncoding::Xor) => Encoding::Xor,
+            Ok(PbEncoding::Histogram) => Encoding::Histogram,
+            Ok(PbEncoding::FloatHistogram) => Encoding::FloatHistogram,
+            _ => {
+                return Err(StorageError::Corrupt(format!(
+                    "chunk of series {labels} has unsupported encoding {}",
+                    c.r#type
+                )))
+            }
+        };
+        let chunk = Chunk::new(encoding, c.data)
             .map_err(|e| StorageError::Corrupt(format!("chunk of series {labels}: {e}")))?;
         chunks.push(ChunkMeta {
             min_time: c.min_time_ms,
@@ -105,7 +111,7 @@ pub fn chunk_to_proto(c: &ChunkMeta) -> pb::Chunk {
         min_time_ms: c.min_time,
         max_time_ms: c.max_time,
         r#type: t as i32,
-        data: c.chunk.bytes().to_vec(),
+        data: c.chunk.bytes().clone(),
     }
 }
 
@@ -165,7 +171,7 @@ mod tests {
                 min_time_ms: 1,
                 max_time_ms: 2,
                 r#type: t as i32,
-                data: chunk.bytes().to_vec(),
+                data: chunk.bytes().clone(),
             }],
         };
         let s = series_from_proto(mk(PbEncoding::Xor)).expect("xor converts");
@@ -179,9 +185,8 @@ mod tests {
             series_from_proto(mk(PbEncoding::Unknown)),
             Err(StorageError::Corrupt(_))
         ));
-        assert!(matches!(
-            series_from_proto(mk(PbEncoding::Histogram)),
-            Err(StorageError::Corrupt(_))
-        ));
+        // Histogram chunks pass through with their encoding.
+        let h = series_from_proto(mk(PbEncoding::Histogram)).expect("histogram chunks pass");
+        assert_eq!(h.chunks[0].chunk.encoding(), Encoding::Histogram);
     }
 }

@@ -11,12 +11,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::future::try_join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::future::Future;
 use strata_model::{Labels, Matcher, TenantId};
 use strata_proto::ingester::ingester_client::IngesterClient;
 use strata_proto::ingester::{
-    LabelNamesRequest, LabelValuesRequest, MatcherSet, MetricsMetadataRequest, QueryRequest,
-    SeriesRequest,
+    ExemplarQueryRequest, LabelNamesRequest, LabelValuesRequest, MatcherSet,
+    MetricsMetadataRequest, QueryRequest, SeriesRequest,
 };
 use strata_proto::prometheus::MetricMetadata;
 use strata_storage::{merge_series, Querier, SelectHints, Series, StorageError};
@@ -24,16 +27,42 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::convert::{labels_from_proto, matchers_to_proto, series_from_proto};
 use crate::error::QuerierError;
+use crate::ring_targets::{ReadTargets, RingTargets};
 
 /// The largest gRPC message accepted from an ingester; a frame of many chunks can be large.
 const MAX_MESSAGE_BYTES: usize = 256 << 20;
 /// How long to wait for a TCP connection to an ingester.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One client per ingester, connected lazily on first use.
+/// One client per ingester, connected lazily on first use: a static list, or the ingesters
+/// the ring names for each read (see [`crate::ring_targets`]).
 #[derive(Debug)]
 pub struct IngesterPool {
     clients: Vec<(String, IngesterClient<Channel>)>,
+    /// When set, reads go to the ring's read set instead of `clients`.
+    ring: Option<RingTargets>,
+    /// Clients of ring instances, by address.
+    by_addr: Mutex<HashMap<String, IngesterClient<Channel>>>,
+}
+
+fn make_client(addr: &str) -> Result<IngesterClient<Channel>, QuerierError> {
+    let uri = if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("http://{addr}")
+    };
+    let endpoint =
+        Endpoint::from_shared(uri).map_err(|e| QuerierError::InvalidIngesterAddress {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?;
+    let channel = endpoint
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .connect_lazy();
+    Ok(IngesterClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
 
 impl IngesterPool {
@@ -47,26 +76,100 @@ impl IngesterPool {
         }
         let mut clients = Vec::with_capacity(addrs.len());
         for addr in addrs {
-            let uri = if addr.contains("://") {
-                addr.clone()
-            } else {
-                format!("http://{addr}")
-            };
-            let endpoint =
-                Endpoint::from_shared(uri).map_err(|e| QuerierError::InvalidIngesterAddress {
-                    addr: addr.clone(),
-                    reason: e.to_string(),
-                })?;
-            let channel = endpoint
-                .connect_timeout(CONNECT_TIMEOUT)
-                .tcp_nodelay(true)
-                .connect_lazy();
-            let client = IngesterClient::new(channel)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES);
-            clients.push((addr.clone(), client));
+            clients.push((addr.clone(), make_client(addr)?));
         }
-        Ok(Self { clients })
+        Ok(Self {
+            clients,
+            ring: None,
+            by_addr: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A pool that reads from the ingesters the ring names for each request, tolerating as
+    /// many failures as replication allows (see [`crate::ring_targets`]). Must be called
+    /// within a Tokio runtime.
+    pub fn with_ring(ring: RingTargets) -> Result<Self, QuerierError> {
+        let mut pool = Self::new(&[])?;
+        pool.ring = Some(ring);
+        Ok(pool)
+    }
+
+    fn client_for(&self, addr: &str) -> Result<IngesterClient<Channel>, StorageError> {
+        if let Some(c) = self.by_addr.lock().get(addr) {
+            return Ok(c.clone());
+        }
+        let c = make_client(addr).map_err(|e| StorageError::Unavailable(e.to_string()))?;
+        self.by_addr.lock().insert(addr.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Calls `call` on every ingester the read needs, concurrently; returns the answers
+    /// unless more failed than replication tolerates (then the first failure). A bad request
+    /// fails at once: another replica would refuse it too.
+    async fn fan_out<T, F, Fut>(&self, tenant: &TenantId, call: F) -> Result<Vec<T>, StorageError>
+    where
+        F: Fn(String, IngesterClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<T, StorageError>>,
+    {
+        let (targets, static_clients) = match &self.ring {
+            Some(r) => (r.targets(tenant)?, None),
+            None => (
+                ReadTargets::all_required(self.clients.iter().map(|(a, _)| a.clone()).collect()),
+                Some(&self.clients),
+            ),
+        };
+        let mut pending: FuturesUnordered<_> = targets
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(i, (addr, _))| {
+                let client = match static_clients {
+                    Some(c) => Ok(c[i].1.clone()),
+                    None => self.client_for(addr),
+                };
+                let fut = client.map(|c| call(addr.clone(), c));
+                async move {
+                    match fut {
+                        Ok(f) => (i, f.await),
+                        Err(e) => (i, Err(e)),
+                    }
+                }
+            })
+            .collect();
+        let n = targets.instances.len();
+        let mut out = Vec::with_capacity(n);
+        let mut answered = vec![false; n];
+        let mut failed = Vec::new();
+        let mut first_err = None;
+        while let Some((i, r)) = pending.next().await {
+            match r {
+                Ok(v) => {
+                    out.push(v);
+                    answered[i] = true;
+                }
+                Err(StorageError::BadRequest(m)) => return Err(StorageError::BadRequest(m)),
+                Err(e) => {
+                    failed.push(i);
+                    first_err.get_or_insert(e);
+                    if !targets.tolerates(&failed) {
+                        break;
+                    }
+                }
+            }
+            // Enough replicas answered: every acknowledged sample is on at least one of them
+            // (see `ring_targets`), so a hung ingester does not hold the read up.
+            let missing: Vec<usize> = (0..n).filter(|&j| !answered[j]).collect();
+            if !missing.is_empty() && missing.len() < n && targets.tolerates(&missing) {
+                if !failed.is_empty() {
+                    tracing::debug!(failed = failed.len(), "read tolerated failed ingesters");
+                }
+                return Ok(out);
+            }
+        }
+        match first_err {
+            Some(e) if !targets.tolerates(&failed) => Err(e),
+            _ => Ok(out),
+        }
     }
 
     /// The number of ingesters.
@@ -109,18 +212,19 @@ impl IngesterPool {
                 .collect(),
             limit: limit_to_proto(limit),
         };
-        let answers = try_join_all(self.clients.iter().map(|(addr, c)| {
-            let mut c = c.clone();
-            let req = req.clone();
-            async move {
-                let resp = c
-                    .series(req)
-                    .await
-                    .map_err(|s| rpc_error(addr, "series", &s))?;
-                Ok::<_, StorageError>(resp.into_inner().series)
-            }
-        }))
-        .await?;
+        let answers = self
+            .fan_out(tenant, |addr, mut c| {
+                let req = req.clone();
+                async move {
+                    let addr = addr.as_str();
+                    let resp = c
+                        .series(req)
+                        .await
+                        .map_err(|s| rpc_error(addr, "series", &s))?;
+                    Ok::<_, StorageError>(resp.into_inner().series)
+                }
+            })
+            .await?;
         let mut out: Vec<Labels> = answers
             .into_iter()
             .flatten()
@@ -150,18 +254,19 @@ impl IngesterPool {
             limit: 0,
             limit_per_metric: 0,
         };
-        let answers = try_join_all(self.clients.iter().map(|(addr, c)| {
-            let mut c = c.clone();
-            let req = req.clone();
-            async move {
-                let resp = c
-                    .metrics_metadata(req)
-                    .await
-                    .map_err(|s| rpc_error(addr, "metrics metadata", &s))?;
-                Ok::<_, StorageError>(resp.into_inner().metadata)
-            }
-        }))
-        .await?;
+        let answers = self
+            .fan_out(tenant, |addr, mut c| {
+                let req = req.clone();
+                async move {
+                    let addr = addr.as_str();
+                    let resp = c
+                        .metrics_metadata(req)
+                        .await
+                        .map_err(|s| rpc_error(addr, "metrics metadata", &s))?;
+                    Ok::<_, StorageError>(resp.into_inner().metadata)
+                }
+            })
+            .await?;
         let mut groups: BTreeMap<String, Vec<MetricMetadata>> = BTreeMap::new();
         for m in answers.into_iter().flatten() {
             if !metric.is_empty() && m.metric_family_name != metric {
@@ -188,6 +293,43 @@ impl IngesterPool {
         Ok(out)
     }
 
+    /// The exemplars in `[start, end]` of series matching any of `matcher_sets`, from every
+    /// ingester, grouped by series labels (sorted); within a series sorted by time, with
+    /// exemplars that several ingesters hold (replicas) kept once.
+    pub async fn exemplars(
+        &self,
+        tenant: &TenantId,
+        matcher_sets: &[Vec<Matcher>],
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<crate::exemplars::SeriesExemplars>, StorageError> {
+        let req = ExemplarQueryRequest {
+            tenant: tenant.as_str().to_string(),
+            start_ms: start,
+            end_ms: end,
+            matcher_sets: matcher_sets
+                .iter()
+                .map(|ms| MatcherSet {
+                    matchers: matchers_to_proto(ms),
+                })
+                .collect(),
+        };
+        let answers = self
+            .fan_out(tenant, |addr, mut c| {
+                let req = req.clone();
+                async move {
+                    let addr = addr.as_str();
+                    let resp = c
+                        .query_exemplars(req)
+                        .await
+                        .map_err(|s| rpc_error(addr, "query exemplars", &s))?;
+                    Ok::<_, StorageError>(resp.into_inner().timeseries)
+                }
+            })
+            .await?;
+        Ok(crate::exemplars::merge(answers.into_iter().flatten()))
+    }
+
     async fn label_names(
         &self,
         tenant: &TenantId,
@@ -202,18 +344,19 @@ impl IngesterPool {
             matchers: matchers_to_proto(matchers),
             limit: limit_to_proto(limit),
         };
-        let answers = try_join_all(self.clients.iter().map(|(addr, c)| {
-            let mut c = c.clone();
-            let req = req.clone();
-            async move {
-                let resp = c
-                    .label_names(req)
-                    .await
-                    .map_err(|s| rpc_error(addr, "label names", &s))?;
-                Ok::<_, StorageError>(resp.into_inner().names)
-            }
-        }))
-        .await?;
+        let answers = self
+            .fan_out(tenant, |addr, mut c| {
+                let req = req.clone();
+                async move {
+                    let addr = addr.as_str();
+                    let resp = c
+                        .label_names(req)
+                        .await
+                        .map_err(|s| rpc_error(addr, "label names", &s))?;
+                    Ok::<_, StorageError>(resp.into_inner().names)
+                }
+            })
+            .await?;
         Ok(merge_strings(answers, limit))
     }
 
@@ -233,18 +376,19 @@ impl IngesterPool {
             matchers: matchers_to_proto(matchers),
             limit: limit_to_proto(limit),
         };
-        let answers = try_join_all(self.clients.iter().map(|(addr, c)| {
-            let mut c = c.clone();
-            let req = req.clone();
-            async move {
-                let resp = c
-                    .label_values(req)
-                    .await
-                    .map_err(|s| rpc_error(addr, "label values", &s))?;
-                Ok::<_, StorageError>(resp.into_inner().values)
-            }
-        }))
-        .await?;
+        let answers = self
+            .fan_out(tenant, |addr, mut c| {
+                let req = req.clone();
+                async move {
+                    let addr = addr.as_str();
+                    let resp = c
+                        .label_values(req)
+                        .await
+                        .map_err(|s| rpc_error(addr, "label values", &s))?;
+                    Ok::<_, StorageError>(resp.into_inner().values)
+                }
+            })
+            .await?;
         Ok(merge_strings(answers, limit))
     }
 
@@ -260,29 +404,30 @@ impl IngesterPool {
             end_ms: hints.end,
             matchers: matchers_to_proto(matchers),
         };
-        let answers = try_join_all(self.clients.iter().map(|(addr, c)| {
-            let mut c = c.clone();
-            let req = req.clone();
-            async move {
-                let mut stream = c
-                    .query_stream(req)
-                    .await
-                    .map_err(|s| rpc_error(addr, "query stream", &s))?
-                    .into_inner();
-                let mut out = Vec::new();
-                while let Some(msg) = stream
-                    .message()
-                    .await
-                    .map_err(|s| rpc_error(addr, "query stream", &s))?
-                {
-                    for s in msg.series {
-                        out.push(series_from_proto(s)?);
+        let answers = self
+            .fan_out(tenant, |addr, mut c| {
+                let req = req.clone();
+                async move {
+                    let addr = addr.as_str();
+                    let mut stream = c
+                        .query_stream(req)
+                        .await
+                        .map_err(|s| rpc_error(addr, "query stream", &s))?
+                        .into_inner();
+                    let mut out = Vec::new();
+                    while let Some(msg) = stream
+                        .message()
+                        .await
+                        .map_err(|s| rpc_error(addr, "query stream", &s))?
+                    {
+                        for s in msg.series {
+                            out.push(series_from_proto(s)?);
+                        }
                     }
+                    Ok::<_, StorageError>(out)
                 }
-                Ok::<_, StorageError>(out)
-            }
-        }))
-        .await?;
+            })
+            .await?;
         Ok(merge_series(answers.into_iter().flatten().collect()))
     }
 }
@@ -392,5 +537,7 @@ impl Querier for IngesterQuerier {
     }
 }
 
+#[cfg(test)]
+mod ring_tests;
 #[cfg(test)]
 mod tests;

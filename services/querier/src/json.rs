@@ -5,6 +5,8 @@
 //!   integer seconds, then exactly three millisecond digits when non-zero: `1.120`);
 //! - sample values in vectors and matrices: [`format_sample_value`] (`jsonutil.MarshalFloat`:
 //!   Go's `'f'` format, switching to `'e'` below 1e-6 and from 1e21);
+//! - native histograms (`"histogram"` in vectors, `"histograms"` in matrices): count, sum and
+//!   every populated bucket as `[boundary rule, lower, upper, count]` (`jsonutil.MarshalHistogram`);
 //! - scalar and string results: [`format_float`] for the value (Go's `'f'`, never an exponent)
 //!   and the timestamp as a JSON float of seconds (`float64(t)/1000`, shortest digits).
 //!
@@ -209,8 +211,16 @@ pub fn write_query_data(out: &mut String, value: &Value) {
                 }
                 out.push_str("{\"metric\":");
                 write_labels(out, &s.labels);
-                out.push_str(",\"value\":");
-                write_sample_pair(out, s.t, s.v);
+                match &s.h {
+                    Some(h) => {
+                        out.push_str(",\"histogram\":");
+                        write_histogram_pair(out, s.t, h);
+                    }
+                    None => {
+                        out.push_str(",\"value\":");
+                        write_sample_pair(out, s.t, s.v);
+                    }
+                }
                 out.push('}');
             }
             out.push(']');
@@ -234,12 +244,62 @@ pub fn write_query_data(out: &mut String, value: &Value) {
                     }
                     out.push(']');
                 }
+                // Native histogram points, `"histograms"` as in Prometheus (left out when none).
+                if !s.histograms.is_empty() {
+                    out.push_str(",\"histograms\":[");
+                    for (j, p) in s.histograms.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        write_histogram_pair(out, p.t, &p.h);
+                    }
+                    out.push(']');
+                }
                 out.push('}');
             }
             out.push(']');
         }
     }
     out.push('}');
+}
+
+/// Writes `[<seconds>, {"count":…,"sum":…,"buckets":[[<boundary rule>,"<lower>","<upper>","<count>"],…]}]`
+/// as Prometheus's `jsonutil.MarshalHistogram`: empty buckets are left out, and so is
+/// `"buckets"` when none is populated. The boundary rule is 0 for `(lower, upper]`, 1 for
+/// `[lower, upper)`, 2 for `(lower, upper)` and 3 for `[lower, upper]`.
+fn write_histogram_pair(out: &mut String, t: i64, h: &strata_model::histogram::FloatHistogram) {
+    out.push('[');
+    write_timestamp(out, t);
+    out.push_str(",{\"count\":\"");
+    push_sample_value(out, h.count);
+    out.push_str("\",\"sum\":\"");
+    push_sample_value(out, h.sum);
+    out.push('"');
+    let mut first = true;
+    for b in h.all_buckets_iter() {
+        if b.count == 0.0 {
+            continue;
+        }
+        out.push_str(if first { ",\"buckets\":[" } else { "," });
+        first = false;
+        let rule = match (b.lower_inclusive, b.upper_inclusive) {
+            (false, true) => 0,
+            (true, false) => 1,
+            (false, false) => 2,
+            (true, true) => 3,
+        };
+        let _ = write!(out, "[{rule},\"");
+        push_sample_value(out, b.lower);
+        out.push_str("\",\"");
+        push_sample_value(out, b.upper);
+        out.push_str("\",\"");
+        push_sample_value(out, b.count);
+        out.push_str("\"]");
+    }
+    if !first {
+        out.push(']');
+    }
+    out.push_str("}]");
 }
 
 /// Wraps already-written `data` in a success envelope, adding `warnings` and `infos` only
@@ -281,7 +341,10 @@ pub fn query_body(res: &QueryResult) -> String {
     // Pre-size for the common shapes (~32 bytes a point, ~128 a label set) to avoid regrowth.
     let estimate = match &res.value {
         Value::Vector(v) => v.len() * 160,
-        Value::Matrix(m) => m.iter().map(|s| 128 + s.samples.len() * 32).sum(),
+        Value::Matrix(m) => m
+            .iter()
+            .map(|s| 128 + s.samples.len() * 32 + s.histograms.len() * 128)
+            .sum(),
         _ => 64,
     };
     let mut out = String::with_capacity(estimate + 64);

@@ -10,10 +10,17 @@
 //!     ─► tenant (strata_auth) ─► params ─► semaphore (max_concurrent, queues)
 //!     ─► PromQL engine / label RPCs / remote read ─► IngesterQuerier
 //!     ─► QueryStream on every ingester (concurrently) ─► merge_series ─► JSON or protobuf
+//!   HTTP …/query_exemplars ─► every selector of the expression ([`exemplars`])
+//!     ─► QueryExemplars on every ingester ─► merged by series ─► JSON
 //! ```
 //!
+//! Chunks of every encoding (XOR, histogram, float histogram) pass from the ingesters to
+//! the engine unchanged; a series' chunks may overlap (replicas, out-of-order samples) and
+//! are merged when decoded.
+//!
 //! Invariants: every request is scoped to exactly one tenant; a read that cannot reach every
-//! ingester fails (503) rather than answer partially; JSON answers are byte-compatible with
+//! ingester it needs fails (503) rather than answer partially (with the ring, "needs" allows
+//! the failures replication tolerates, see [`ring_targets`]); JSON answers are byte-compatible with
 //! Prometheus 3 (see [`json`]).
 
 #![warn(missing_docs)]
@@ -21,11 +28,13 @@
 pub mod api;
 pub mod convert;
 pub mod error;
+pub mod exemplars;
 pub mod ingester_querier;
 pub mod json;
 mod metrics;
 pub mod params;
 pub mod remote_read;
+pub mod ring_targets;
 #[cfg(test)]
 mod test_support;
 
@@ -101,6 +110,25 @@ impl Querier {
         multitenancy_enabled: bool,
         registry: &mut Registry,
     ) -> Result<Arc<Self>, QuerierError> {
+        let lookback_delta_ms = Self::check(&cfg)?;
+        let pool = Arc::new(IngesterPool::new(&ingester_addrs)?);
+        Self::build(cfg, pool, lookback_delta_ms, multitenancy_enabled, registry)
+    }
+
+    /// Builds the querier over the ingesters the ring names for each read (see
+    /// [`ring_targets`]), tolerating as many failed ingesters as replication allows.
+    pub fn with_ring(
+        cfg: QuerierConfig,
+        ring: ring_targets::RingTargets,
+        multitenancy_enabled: bool,
+        registry: &mut Registry,
+    ) -> Result<Arc<Self>, QuerierError> {
+        let lookback_delta_ms = Self::check(&cfg)?;
+        let pool = Arc::new(IngesterPool::with_ring(ring)?);
+        Self::build(cfg, pool, lookback_delta_ms, multitenancy_enabled, registry)
+    }
+
+    fn check(cfg: &QuerierConfig) -> Result<i64, QuerierError> {
         if cfg.max_concurrent == 0 {
             return Err(QuerierError::InvalidConfig(
                 "max_concurrent must be at least 1".into(),
@@ -113,7 +141,16 @@ impl Querier {
                 "lookback_delta must be positive".into(),
             ));
         }
-        let pool = Arc::new(IngesterPool::new(&ingester_addrs)?);
+        Ok(lookback_delta_ms)
+    }
+
+    fn build(
+        cfg: QuerierConfig,
+        pool: Arc<IngesterPool>,
+        lookback_delta_ms: i64,
+        multitenancy_enabled: bool,
+        registry: &mut Registry,
+    ) -> Result<Arc<Self>, QuerierError> {
         let engine = Engine::new(EngineOptions {
             lookback_delta_ms,
             max_samples: cfg.max_samples,

@@ -65,6 +65,8 @@ pub struct FakeIngester {
     pub fail: bool,
     /// Chunk encoding to report (XOR unless set).
     pub encoding: Option<pb::chunk::Encoding>,
+    /// Exemplars by tenant: series labels and exemplars.
+    pub exemplars: Vec<(String, pb::TimeSeries)>,
 }
 
 impl FakeIngester {
@@ -122,7 +124,7 @@ impl Ingester for FakeIngester {
                                 min_time_ms: c.min_time,
                                 max_time_ms: c.max_time,
                                 r#type: encoding,
-                                data: c.chunk.bytes().to_vec(),
+                                data: c.chunk.bytes().clone(),
                             })
                             .collect(),
                     }],
@@ -217,6 +219,37 @@ impl Ingester for FakeIngester {
             .map(|(_, m)| m.clone())
             .collect();
         Ok(Response::new(MetricsMetadataResponse { metadata }))
+    }
+
+    async fn query_exemplars(
+        &self,
+        req: Request<ExemplarQueryRequest>,
+    ) -> Result<Response<ExemplarQueryResponse>, Status> {
+        self.check()?;
+        let r = req.into_inner();
+        let sets = r
+            .matcher_sets
+            .iter()
+            .map(|s| matchers_from_proto(&s.matchers).map_err(bad))
+            .collect::<Result<Vec<_>, _>>()?;
+        let timeseries = self
+            .exemplars
+            .iter()
+            .filter(|(t, ts)| {
+                let l = crate::convert::labels_from_proto(ts.labels.clone());
+                *t == r.tenant && sets.iter().any(|ms| matches(ms, &l))
+            })
+            .map(|(_, ts)| pb::TimeSeries {
+                exemplars: ts
+                    .exemplars
+                    .iter()
+                    .filter(|e| e.timestamp >= r.start_ms && e.timestamp <= r.end_ms)
+                    .cloned()
+                    .collect(),
+                ..ts.clone()
+            })
+            .collect();
+        Ok(Response::new(ExemplarQueryResponse { timeseries }))
     }
 }
 

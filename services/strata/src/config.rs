@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use strata_config::{Flag, FlagKind, FlagSet};
+use strata_distributor::limits::TenantLimits;
 use strata_distributor::DistributorConfig;
 use strata_ingester::IngesterConfig;
 use strata_querier::QuerierConfig;
@@ -23,14 +24,33 @@ pub struct Config {
     pub data_dir: String,
     /// Listeners, logging and shutdown.
     pub server: ServerConfig,
-    /// How distributors and queriers reach ingesters (a static list until the ring exists).
+    /// How distributors and queriers reach ingesters without the ring (a static list).
     pub ingester_client: IngesterClientConfig,
+    /// The Raft-backed ring: voters, this instance, replication.
+    pub ring: RingConfig,
     /// The remote write endpoint.
     pub distributor: DistributorConfig,
     /// The in-memory head.
     pub ingester: IngesterConfig,
     /// The Prometheus HTTP API and the PromQL engine.
     pub querier: QuerierConfig,
+    /// Every tenant's default limits (rate, series, HA); per tenant in the runtime file.
+    pub limits: TenantLimits,
+    /// The runtime overrides file, reloaded without restart (see `runtime_config.rs`).
+    pub runtime_config: RuntimeConfigConfig,
+    /// Test-only switches; never set in production.
+    pub debug: DebugConfig,
+}
+
+/// Test-only switches for crash tests.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DebugConfig {
+    /// TEST ONLY: a failpoint (see `strata_vfs::failpoint`) at which the process aborts, to
+    /// test recovery from a crash at that exact step: `block-after-chunks`,
+    /// `block-after-index`, `block-before-rename`, `block-before-dir-fsync`,
+    /// `wal-checkpoint-middle`. Empty (the default) arms none.
+    pub failpoint: String,
 }
 
 impl Default for Config {
@@ -41,9 +61,33 @@ impl Default for Config {
             data_dir: "./data".into(),
             server: ServerConfig::default(),
             ingester_client: IngesterClientConfig::default(),
+            ring: RingConfig::default(),
             distributor: DistributorConfig::default(),
             ingester: IngesterConfig::default(),
             querier: QuerierConfig::default(),
+            limits: TenantLimits::default(),
+            runtime_config: RuntimeConfigConfig::default(),
+            debug: DebugConfig::default(),
+        }
+    }
+}
+
+/// Where the runtime overrides file is and how often it is re-read.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfigConfig {
+    /// The YAML file with per-tenant `overrides`; empty: none.
+    pub file: String,
+    /// How often the file is re-read (default 10s).
+    #[serde(with = "strata_config::duration")]
+    pub reload_period: Duration,
+}
+
+impl Default for RuntimeConfigConfig {
+    fn default() -> Self {
+        Self {
+            file: String::new(),
+            reload_period: Duration::from_secs(10),
         }
     }
 }
@@ -110,10 +154,84 @@ pub struct IngesterClientConfig {
     pub addresses: Vec<String>,
 }
 
+/// The ring (see `ring.rs`): who holds it, who this instance is, how writes replicate.
+///
+/// Modes: `voters` empty and target `ring` in this process (as in `all`): this process is
+/// the only voter and bootstraps a one-voter Raft in `<data_dir>/ring`; its distributor and
+/// querier keep using its own ingester directly (replication factor effectively 1).
+/// `voters` set: processes whose advertised gRPC address is listed and that run target
+/// `ring` are the voters (Raft id = position in the list, from 1; every process must list
+/// them in the same order); every other process follows the ring from them, and
+/// distributors and queriers place and read series on the ring with `replication_factor`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RingConfig {
+    /// gRPC addresses (`host:port`) of the ring's voters, in the same order everywhere.
+    pub voters: Vec<String>,
+    /// This ingester's instance id in the ring; empty: the id persisted in
+    /// `<data_dir>/ring-instance.json`, else the host name.
+    pub node_id: String,
+    /// This ingester's availability zone (empty: no zone).
+    pub availability_zone: String,
+    /// Replicas per series; a write needs `replication_factor/2 + 1` of them.
+    pub replication_factor: usize,
+    /// Put each replica in a different zone.
+    pub zone_awareness_enabled: bool,
+    /// Tokens per ingester.
+    pub num_tokens: usize,
+    /// How often an ingester sends heartbeats to the voters (and re-checks its ring entry).
+    #[serde(with = "strata_config::duration")]
+    pub heartbeat_period: Duration,
+    /// An ingester without a heartbeat for this long counts as unhealthy (judged only while
+    /// the ring has a leader).
+    #[serde(with = "strata_config::duration")]
+    pub heartbeat_timeout: Duration,
+    /// Raft election timeout (a random time between this and twice this).
+    #[serde(with = "strata_config::duration")]
+    pub election_timeout: Duration,
+    /// Ingesters per tenant (shuffle sharding); 0 uses every ingester.
+    pub ingestion_tenant_shard_size: usize,
+    /// Queriers also read the ingesters a tenant's shard had before instances registered
+    /// within this window.
+    #[serde(with = "strata_config::duration")]
+    pub shuffle_sharding_lookback: Duration,
+}
+
+impl Default for RingConfig {
+    fn default() -> Self {
+        Self {
+            voters: Vec::new(),
+            node_id: String::new(),
+            availability_zone: String::new(),
+            replication_factor: 3,
+            zone_awareness_enabled: false,
+            num_tokens: 128,
+            heartbeat_period: Duration::from_secs(5),
+            heartbeat_timeout: Duration::from_secs(60),
+            election_timeout: Duration::from_secs(1),
+            ingestion_tenant_shard_size: 0,
+            shuffle_sharding_lookback: Duration::from_secs(13 * 3600),
+        }
+    }
+}
+
 impl Config {
+    /// Whether distributors and queriers in this process place and read series on the ring
+    /// (rather than the static list or this process' own ingester).
+    pub fn uses_ring_placement(&self) -> bool {
+        !self.ring.voters.is_empty() && self.ingester_client.addresses.is_empty()
+    }
+
     /// Checks what serde cannot: cross-field rules. Errors name the key.
     pub fn validate(&self) -> anyhow::Result<()> {
         let targets = Target::parse_list(&self.target)?;
+        let fp = &self.debug.failpoint;
+        if !fp.is_empty() && !strata_vfs::failpoint::ALL.contains(&fp.as_str()) {
+            anyhow::bail!(
+                "invalid config at debug.failpoint: {fp:?} is not one of {}",
+                strata_vfs::failpoint::ALL.join(", ")
+            );
+        }
         if !["logfmt", "json"].contains(&self.server.log_format.as_str()) {
             anyhow::bail!(
                 "invalid config at server.log_format: {:?} is not logfmt or json",
@@ -130,10 +248,46 @@ impl Config {
         let needs_ingesters = targets
             .iter()
             .any(|t| matches!(t, Target::Distributor | Target::Querier));
-        if needs_ingesters && !runs_ingester && self.ingester_client.addresses.is_empty() {
+        if needs_ingesters
+            && !runs_ingester
+            && self.ingester_client.addresses.is_empty()
+            && self.ring.voters.is_empty()
+        {
             anyhow::bail!(
-                "invalid config at ingester_client.addresses: target {:?} needs ingester addresses (-ingester.addresses) when no ingester runs in this process",
+                "invalid config at ingester_client.addresses: target {:?} needs the ring's voters (-ring.voters) or ingester addresses (-ingester.addresses) when no ingester runs in this process",
                 self.target
+            );
+        }
+        if self.distributor.ha_tracker.ha_tracker_failover_timeout < Duration::from_millis(300) {
+            anyhow::bail!("invalid config at distributor.ha_tracker.ha_tracker_failover_timeout: at least 300ms");
+        }
+        if self.runtime_config.reload_period.is_zero() {
+            anyhow::bail!("invalid config at runtime_config.reload_period: must be positive");
+        }
+        let r = &self.ring;
+        if r.replication_factor == 0 {
+            anyhow::bail!("invalid config at ring.replication_factor: must be at least 1");
+        }
+        if r.num_tokens == 0 {
+            anyhow::bail!("invalid config at ring.num_tokens: must be at least 1");
+        }
+        if r.heartbeat_period.is_zero() || r.heartbeat_timeout <= r.heartbeat_period {
+            anyhow::bail!(
+                "invalid config at ring.heartbeat_timeout: must be longer than ring.heartbeat_period ({:?})",
+                r.heartbeat_period
+            );
+        }
+        if r.election_timeout < Duration::from_millis(100) {
+            anyhow::bail!("invalid config at ring.election_timeout: at least 100ms");
+        }
+        if targets.contains(&Target::Ring)
+            && !r.voters.is_empty()
+            && !r.voters.contains(&self.server.advertised_grpc_address())
+        {
+            anyhow::bail!(
+                "invalid config at ring.voters: target ring runs a voter, but this process' gRPC address {:?} (-server.advertise-address) is not in {:?}",
+                self.server.advertised_grpc_address(),
+                r.voters
             );
         }
         Ok(())
@@ -172,7 +326,30 @@ fn flag_table() -> Vec<Flag> {
             Int,
             "size at which a WAL segment is cut, in bytes",
         ),
-        f("target", "target", String, "comma-separated components to run: all, distributor, ingester, querier"),
+        f(
+            "ingester.out-of-order-time-window",
+            "ingester.out_of_order_time_window",
+            Duration,
+            "how far behind a tenant's newest sample out-of-order samples are still accepted; 0s refuses them (per tenant: ingester.tenant_overrides in YAML)",
+        ),
+        f(
+            "ingester.max-exemplars",
+            "ingester.max_exemplars",
+            Int,
+            "exemplars kept per tenant in a circular buffer; 0 stores none (per tenant: ingester.tenant_overrides in YAML)",
+        ),
+        f("target", "target", String, "comma-separated components to run: all, distributor, ingester, querier, ring"),
+        f("ring.voters", "ring.voters", List, "comma-separated gRPC addresses of the ring's Raft voters, in the same order on every process; empty: this process (target ring) is the only voter"),
+        f("ring.node-id", "ring.node_id", String, "this ingester's instance id in the ring; empty: the persisted id, else the host name"),
+        f("ingester.availability-zone", "ring.availability_zone", String, "this ingester's availability zone"),
+        f("ring.replication-factor", "ring.replication_factor", Int, "replicas per series when distributors place series on the ring (-ring.voters set); a write needs a quorum of rf/2+1"),
+        f("ring.zone-awareness-enabled", "ring.zone_awareness_enabled", Bool, "put each replica of a series in a different availability zone"),
+        f("ring.num-tokens", "ring.num_tokens", Int, "tokens per ingester in the ring"),
+        f("ring.heartbeat-period", "ring.heartbeat_period", Duration, "how often an ingester heartbeats to the ring's voters"),
+        f("ring.heartbeat-timeout", "ring.heartbeat_timeout", Duration, "an ingester without a heartbeat for this long is unhealthy"),
+        f("ring.election-timeout", "ring.election_timeout", Duration, "Raft election timeout of the ring's voters (randomised up to twice this)"),
+        f("distributor.ingestion-tenant-shard-size", "ring.ingestion_tenant_shard_size", Int, "ingesters per tenant (shuffle sharding); 0 uses every ingester"),
+        f("querier.shuffle-sharding-ingesters-lookback-period", "ring.shuffle_sharding_lookback", Duration, "queriers also read the ingesters a tenant's shard had before instances registered this recently"),
         f("auth.multitenancy-enabled", "multitenancy_enabled", Bool, "require a tenant (X-Scope-OrgID or basic-auth user); when false every request is tenant 'anonymous'"),
         f("data.dir", "data_dir", String, "directory for local state"),
         f("server.http-listen-address", "server.http_listen_address", String, "HTTP server listen address"),
@@ -183,7 +360,7 @@ fn flag_table() -> Vec<Flag> {
         f("server.graceful-shutdown-timeout", "server.graceful_shutdown_timeout", Duration, "time allowed for in-flight requests after SIGTERM"),
         f("log.level", "server.log_level", String, "log level: debug, info, warn, error"),
         f("log.format", "server.log_format", String, "log format: logfmt or json"),
-        f("ingester.addresses", "ingester_client.addresses", List, "comma-separated ingester gRPC addresses, for distributors and queriers in other processes"),
+        f("ingester.addresses", "ingester_client.addresses", List, "comma-separated ingester gRPC addresses: a static list, without the ring, for distributors and queriers in other processes"),
         f("distributor.max-recv-msg-size", "distributor.max_recv_msg_size", Int, "largest compressed remote write body accepted, in bytes"),
         f("distributor.max-decompressed-size", "distributor.max_decompressed_size", Int, "largest decompressed remote write body accepted, in bytes"),
         f("distributor.remote-timeout", "distributor.remote_timeout", Duration, "timeout of a push to ingesters"),
@@ -194,6 +371,19 @@ fn flag_table() -> Vec<Flag> {
         f("querier.lookback-delta", "querier.lookback_delta", Duration, "how far back an instant selector looks for a sample"),
         f("querier.timeout", "querier.timeout", Duration, "query timeout"),
         f("querier.max-samples", "querier.max_samples", Int, "most samples one query may load"),
+        f("debug.failpoint", "debug.failpoint", String, "TEST ONLY, never in production: abort the process when this write-protocol point is reached (block-after-chunks, block-after-index, block-before-rename, block-before-dir-fsync, wal-checkpoint-middle), for crash tests"),
+        f("runtime-config.file", "runtime_config.file", String, "YAML file of per-tenant limit overrides (overrides: {tenant: {ingestion_rate, ...}}), re-read without restart"),
+        f("runtime-config.reload-period", "runtime_config.reload_period", Duration, "how often the runtime config file is re-read"),
+        f("distributor.ingestion-rate-limit", "limits.ingestion_rate", Float, "per-tenant ingestion rate, samples/s across all distributors (429 above)"),
+        f("distributor.ingestion-burst-size", "limits.ingestion_burst_size", Int, "per-tenant ingestion burst, samples across all distributors"),
+        f("distributor.instances", "distributor.instances", Int, "healthy distributors sharing each tenant's rate and burst (distributors do not register in the ring)"),
+        f("ingester.max-global-series-per-user", "limits.max_global_series_per_user", Int, "in-memory series per tenant across the cluster, before replication; 0 disables (400 above)"),
+        f("ingester.max-global-series-per-metric", "limits.max_global_series_per_metric", Int, "in-memory series per metric name per tenant across the cluster; 0 disables (400 above)"),
+        f("distributor.ha-tracker.enable", "distributor.ha_tracker.enable_ha_tracker", Bool, "deduplicate HA Prometheus pairs for tenants with accept_ha_samples"),
+        f("distributor.ha-tracker.enable-for-all-users", "limits.accept_ha_samples", Bool, "accept_ha_samples for every tenant by default"),
+        f("distributor.ha-tracker.failover-timeout", "distributor.ha_tracker.ha_tracker_failover_timeout", Duration, "how long the elected HA replica may be silent before another replica takes over"),
+        f("distributor.ha-tracker.cluster", "limits.ha_cluster_label", String, "label naming a tenant's HA cluster"),
+        f("distributor.ha-tracker.replica", "limits.ha_replica_label", String, "label naming an HA replica; removed before storing"),
         f("querier.max-concurrent", "querier.max_concurrent", Int, "queries evaluated at once; more wait in a queue"),
     ]
 }
@@ -247,6 +437,70 @@ mod tests {
             .contains("ingester_client.addresses"));
         c.ingester_client.addresses = vec!["ingester-1:9095".into()];
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn ring_settings_are_checked() {
+        // A voter must find its own address among the voters.
+        let mut c = Config {
+            target: "ingester,ring".into(),
+            ..Default::default()
+        };
+        c.ring.voters = vec!["ingester-1:9095".into(), "ingester-2:9095".into()];
+        let err = c.validate().expect_err("not a listed voter").to_string();
+        assert!(
+            err.contains("ring.voters") && err.contains("127.0.0.1:9095"),
+            "{err}"
+        );
+        c.server.advertise_address = "ingester-2:9095".into();
+        assert!(c.validate().is_ok());
+        // Distributors and queriers may find ingesters through the voters alone.
+        let mut d = Config {
+            target: "distributor,querier".into(),
+            ..Default::default()
+        };
+        assert!(d.validate().is_err());
+        d.ring.voters = c.ring.voters.clone();
+        assert!(d.validate().is_ok());
+        assert!(d.uses_ring_placement());
+        d.ring.replication_factor = 0;
+        assert!(d
+            .validate()
+            .expect_err("rf 0")
+            .to_string()
+            .contains("ring.replication_factor"));
+        d.ring.replication_factor = 3;
+        d.ring.heartbeat_timeout = d.ring.heartbeat_period;
+        assert!(d
+            .validate()
+            .expect_err("timeout not above period")
+            .to_string()
+            .contains("ring.heartbeat_timeout"));
+        // The single process: no voters, its own ingester, no ring placement.
+        assert!(!Config::default().uses_ring_placement());
+    }
+
+    #[test]
+    fn per_tenant_head_options_come_from_yaml() {
+        let yaml = "ingester:\n  out_of_order_time_window: 30m\n  max_exemplars: 5\n  tenant_overrides:\n    a:\n      out_of_order_time_window: 1h\n    b:\n      max_exemplars: 0\n";
+        let c: Config = serde_yaml::from_str(yaml).expect("valid config");
+        let o = c.ingester.head_options();
+        let t = |s: &str| strata_model::TenantId::new(s).expect("tenant");
+        let ms = |m: i64| m * 60_000;
+        assert_eq!(o.for_tenant(&t("a")).out_of_order_time_window_ms, ms(60));
+        assert_eq!(o.for_tenant(&t("a")).max_exemplars, 5);
+        assert_eq!(o.for_tenant(&t("b")).out_of_order_time_window_ms, ms(30));
+        assert_eq!(o.for_tenant(&t("b")).max_exemplars, 0);
+        assert_eq!(o.for_tenant(&t("c")).out_of_order_time_window_ms, ms(30));
+        let bad = "ingester:\n  tenant_overrides:\n    a:\n      out_of_order_window: 1h\n";
+        assert!(
+            serde_yaml::from_str::<Config>(bad).is_err(),
+            "unknown keys are refused"
+        );
+        // Defaults: no out-of-order window, Prometheus's exemplar buffer.
+        let d = Config::default().ingester.head_options();
+        assert_eq!(d.defaults.out_of_order_time_window_ms, 0);
+        assert_eq!(d.defaults.max_exemplars, 100_000);
     }
 
     #[test]

@@ -1,10 +1,19 @@
 //! `strata`: one binary for every component. `-target` picks which run in this process;
-//! `all` (the default) runs them together, talking over the same gRPC interfaces as a cluster.
-//! See `modules.rs` for the components and their order, `config.rs` for flags.
+//! `all` (the default) runs them together, talking over the same gRPC interfaces as a cluster
+//! (except pushes to the process' own, only ingester: a function call, see `local.rs`).
+//! See `modules.rs` for the components and their order, `config.rs` for flags, `ring.rs`,
+//! `lifecycle.rs` and `ring_pages.rs` for the ring (voter or follower, the ingester's place
+//! in it, its pages).
 
 mod config;
+mod lifecycle;
+mod limits;
+mod local;
 mod logging;
 mod modules;
+mod ring;
+mod ring_pages;
+mod runtime_config;
 mod server;
 
 use std::net::SocketAddr;
@@ -59,6 +68,13 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     logging::init(&cfg.server.log_level, &cfg.server.log_format);
+    if !cfg.debug.failpoint.is_empty() {
+        if let Err(e) = strata_vfs::failpoint::arm(&cfg.debug.failpoint) {
+            eprintln!("error: -debug.failpoint: {e}");
+            return std::process::ExitCode::from(2);
+        }
+        warn!(failpoint = %cfg.debug.failpoint, "TEST ONLY: failpoint armed; the process aborts when it is reached");
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -92,7 +108,8 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("bind HTTP listener on {http_addr}"))?;
     let runs_ingester = targets.contains(&Target::Ingester);
-    let mut grpc_listener = if runs_ingester {
+    let needs_grpc = runs_ingester || targets.contains(&Target::Ring);
+    let grpc_listener = if needs_grpc {
         let addr = listen_addr(&cfg.server.grpc_listen_address, cfg.server.grpc_listen_port)?;
         Some(
             TcpListener::bind(addr)
@@ -110,12 +127,34 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let http_metrics = HttpMetrics::new(&mut registry);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shutdown_tx = Arc::new(shutdown_tx);
     let mut app = axum::Router::new();
+    // Per-tenant limits: flags as defaults, the runtime file over them, re-read periodically.
+    let runtime = runtime_config::RuntimeConfig::load(
+        &cfg.runtime_config.file,
+        strata_distributor::limits::EffectiveLimits {
+            limits: cfg.limits.clone(),
+            validation: cfg.distributor.limits.clone(),
+        },
+        &mut registry,
+    )?;
+    runtime.spawn_reloader(cfg.runtime_config.reload_period);
+    app = app.merge(runtime.router());
     let mut ready_checks: Vec<Box<dyn Fn() -> bool + Send + Sync>> = Vec::new();
-    let mut grpc_task = None;
+    // This process' ingester, when it is the only one: the distributor calls it directly.
+    let mut local_ingester = None;
+    let mut ingester_svc = None;
+    let mut lifecycle: Option<Arc<lifecycle::IngesterLifecycle>> = None;
+    // The ring: a voter (target ring), a follower of -ring.voters, or none.
+    let ring = ring::RingHandle::open(&cfg, &targets).await?;
+    if let Some(r) = &ring {
+        app = app.merge(ring_pages::router(Arc::clone(r)));
+    }
+    let ring_placement = cfg.uses_ring_placement();
 
     for t in &targets {
         match t {
+            Target::Ring => {}
             Target::Ingester => {
                 let ing = Arc::new(
                     strata_ingester::Ingester::new(
@@ -125,20 +164,25 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                     )
                     .context("start ingester")?,
                 );
-                let svc = ing.server();
-                let listener = grpc_listener.take_listener()?;
-                let mut rx = shutdown_rx.clone();
-                let incoming = tokio_stream_listener(listener);
-                grpc_task = Some(tokio::spawn(async move {
-                    tonic::transport::Server::builder()
-                        .add_service(svc)
-                        .serve_with_incoming_shutdown(incoming, async move {
-                            let _ = rx.wait_for(|v| *v).await;
-                        })
-                        .await
-                }));
+                ing.set_series_limits(limits::series_limits_fn(
+                    Arc::clone(runtime.overrides()),
+                    ring.clone().filter(|_| !cfg.ring.voters.is_empty()),
+                    cfg.ring.replication_factor,
+                    cfg.ring.ingestion_tenant_shard_size,
+                ));
+                if cfg.ingester_client.addresses.is_empty() && !ring_placement {
+                    local_ingester = Some(Arc::clone(&ing));
+                }
+                ingester_svc = Some(ing.server());
                 let ing2 = ing.clone();
                 ready_checks.push(Box::new(move || ing2.is_ready()));
+                if let Some(r) = &ring {
+                    lifecycle = Some(
+                        lifecycle::IngesterLifecycle::start(&cfg, Arc::clone(r))
+                            .await
+                            .context("join the ring")?,
+                    );
+                }
                 // Mimir's flush endpoint: cut every tenant's head into blocks now.
                 let ing3 = ing.clone();
                 app = app.route(
@@ -157,30 +201,119 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                         }
                     }),
                 );
+                // Scale-down: flush, leave the ring, exit.
+                let ing4 = ing.clone();
+                let lc = lifecycle.clone();
+                let tx = Arc::clone(&shutdown_tx);
+                app = app.route(
+                    "/ingester/shutdown",
+                    axum::routing::post(move || {
+                        let (ing, lc, tx) = (ing4.clone(), lc.clone(), Arc::clone(&tx));
+                        async move { shutdown_ingester(ing, lc, tx).await }
+                    }),
+                );
             }
             Target::Distributor => {
-                let d = strata_distributor::Distributor::new(
-                    cfg.distributor.clone(),
-                    ingester_addrs.clone(),
-                    cfg.multitenancy_enabled,
-                    &mut registry,
-                )
+                let d = match (&local_ingester, &ring) {
+                    (_, Some(r)) if ring_placement => strata_distributor::Distributor::with_ring(
+                        cfg.distributor.clone(),
+                        strata_distributor::replication::RingReader::new(
+                            r.subscribe(),
+                            r.health_fn(),
+                        ),
+                        strata_distributor::replication::ReplicationConfig {
+                            replication_factor: cfg.ring.replication_factor,
+                            zone_awareness_enabled: cfg.ring.zone_awareness_enabled,
+                            tenant_shard_size: cfg.ring.ingestion_tenant_shard_size,
+                        },
+                        cfg.multitenancy_enabled,
+                        &mut registry,
+                    ),
+                    (Some(ing), _) => strata_distributor::Distributor::with_local_ingester(
+                        cfg.distributor.clone(),
+                        cfg.server.advertised_grpc_address(),
+                        Arc::new(local::InProcessIngester(Arc::clone(ing))),
+                        cfg.multitenancy_enabled,
+                        &mut registry,
+                    ),
+                    (None, _) => strata_distributor::Distributor::new(
+                        cfg.distributor.clone(),
+                        ingester_addrs.clone(),
+                        cfg.multitenancy_enabled,
+                        &mut registry,
+                    ),
+                }
                 .context("start distributor")?;
+                runtime.attach(Arc::clone(d.overrides()));
+                let ha = &cfg.distributor.ha_tracker;
+                match (&ring, ha.enable_ha_tracker) {
+                    (Some(r), true) => {
+                        d.set_ha_tracker(strata_distributor::ha::HaTracker::new(
+                            Arc::new(limits::RingElector(Arc::clone(r))),
+                            ha.ha_tracker_failover_timeout,
+                            strata_distributor::ha::system_clock(),
+                        ));
+                        info!(failover_timeout = ?ha.ha_tracker_failover_timeout, "HA tracker on");
+                    }
+                    (None, true) => warn!(
+                        "-distributor.ha-tracker.enable needs the ring (-ring.voters or target ring in this process); HA samples are not deduplicated"
+                    ),
+                    _ => {}
+                }
                 app = app.merge(d.router());
             }
             Target::Querier => {
-                let q = strata_querier::Querier::new(
-                    cfg.querier.clone(),
-                    ingester_addrs.clone(),
-                    cfg.multitenancy_enabled,
-                    &mut registry,
-                )
+                let q = match &ring {
+                    Some(r) if ring_placement => strata_querier::Querier::with_ring(
+                        cfg.querier.clone(),
+                        strata_querier::ring_targets::RingTargets::new(
+                            r.subscribe(),
+                            r.health_fn(),
+                            strata_querier::ring_targets::RingReadConfig {
+                                replication_factor: cfg.ring.replication_factor,
+                                zone_awareness_enabled: cfg.ring.zone_awareness_enabled,
+                                tenant_shard_size: cfg.ring.ingestion_tenant_shard_size,
+                                shuffle_sharding_lookback: cfg.ring.shuffle_sharding_lookback,
+                            },
+                        ),
+                        cfg.multitenancy_enabled,
+                        &mut registry,
+                    ),
+                    _ => strata_querier::Querier::new(
+                        cfg.querier.clone(),
+                        ingester_addrs.clone(),
+                        cfg.multitenancy_enabled,
+                        &mut registry,
+                    ),
+                }
                 .context("start querier")?;
                 app = app.merge(q.router());
             }
         }
         services.set(t.name(), State::Running);
         info!(component = %t, "component running");
+    }
+
+    let ring_svc = ring.as_ref().and_then(|r| r.node().map(|n| n.service()));
+    let grpc_task = match grpc_listener {
+        Some(listener) => {
+            let mut rx = shutdown_rx.clone();
+            let incoming = tokio_stream_listener(listener);
+            let server = tonic::transport::Server::builder()
+                .add_optional_service(ingester_svc)
+                .add_optional_service(ring_svc);
+            Some(tokio::spawn(async move {
+                server
+                    .serve_with_incoming_shutdown(incoming, async move {
+                        let _ = rx.wait_for(|v| *v).await;
+                    })
+                    .await
+            }))
+        }
+        None => None,
+    };
+    if let Some(r) = &ring {
+        r.bootstrap().await.context("bootstrap the ring")?;
     }
 
     let ops = OpsState {
@@ -196,7 +329,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             server::track,
         ));
 
-    tokio::spawn(wait_for_signal(shutdown_tx));
+    tokio::spawn(wait_for_signal(Arc::clone(&shutdown_tx)));
     let grpc = if grpc_task.is_some() {
         cfg.server.advertised_grpc_address()
     } else {
@@ -215,6 +348,11 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     for t in &targets {
         services.set(t.name(), State::Stopping);
     }
+    // LEAVING first, while the voters still answer; the WAL already holds every
+    // acknowledged sample. (After /ingester/shutdown the ingester has left already.)
+    if let Some(lc) = &lifecycle {
+        lc.leave(false).await;
+    }
     let drained = tokio::time::timeout(grace, async {
         let h = http_task.await;
         if let Some(g) = grpc_task {
@@ -231,11 +369,37 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         Ok(Err(e)) => return Err(e).context("HTTP server task"),
         Err(_) => warn!(?grace, "graceful shutdown timed out; stopping anyway"),
     }
+    if let Some(r) = &ring {
+        r.shutdown().await;
+    }
     Ok(())
 }
 
+/// `POST /ingester/shutdown`: cut the heads into blocks (which checkpoints the WAL), leave
+/// the ring, and stop the process.
+async fn shutdown_ingester(
+    ing: Arc<strata_ingester::Ingester>,
+    lc: Option<Arc<lifecycle::IngesterLifecycle>>,
+    tx: Arc<watch::Sender<bool>>,
+) -> axum::response::Response {
+    if let Err(e) = ing.flush().await {
+        error!(error = %e, "ingester shutdown: flush failed; staying up");
+        return (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("flush failed, not shutting down: {e}\n"),
+        )
+            .into_response();
+    }
+    if let Some(lc) = &lc {
+        lc.leave(true).await;
+    }
+    info!("ingester shutdown requested: flushed and left the ring; stopping");
+    let _ = tx.send(true);
+    axum::http::StatusCode::NO_CONTENT.into_response()
+}
+
 /// Resolves the shutdown channel on SIGTERM or SIGINT.
-async fn wait_for_signal(tx: watch::Sender<bool>) {
+async fn wait_for_signal(tx: Arc<watch::Sender<bool>>) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -270,14 +434,4 @@ fn tokio_stream_listener(
         });
         Some((r, l))
     })
-}
-
-trait TakeListener {
-    fn take_listener(&mut self) -> anyhow::Result<TcpListener>;
-}
-
-impl TakeListener for Option<TcpListener> {
-    fn take_listener(&mut self) -> anyhow::Result<TcpListener> {
-        self.take().context("gRPC listener already used")
-    }
 }

@@ -2,11 +2,14 @@
 //!
 //! ```text
 //!   server (HTTP + gRPC listeners, /metrics, /ready)
-//!     └─ ingester ──(gRPC)──┬─ distributor   POST /api/v1/push
-//!                           └─ querier       /prometheus/api/v1/*
+//!     └─ ring (Raft voter: gRPC Ring service; /ring, /ring/raft)
+//!         └─ ingester ──(gRPC)──┬─ distributor   POST /api/v1/push
+//!                               └─ querier       /prometheus/api/v1/*
 //! ```
-//! Distributors and queriers always reach ingesters through the gRPC client, also when they
-//! share a process, so `-target=all` exercises the same seams as a cluster.
+//! Distributors and queriers reach ingesters through the gRPC client, also when they share a
+//! process, so `-target=all` exercises the same seams as a cluster. One exception: when the
+//! process' own ingester is the only one, float-only remote write 1.0 pushes reach it by
+//! function call (`local.rs`), answered exactly as over gRPC.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,6 +20,8 @@ use parking_lot::RwLock;
 /// A component the binary can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
+    /// A voter of the Raft-backed ring (served on the gRPC server).
+    Ring,
     /// Holds tenants' heads and serves the internal gRPC Ingester service.
     Ingester,
     /// Receives remote write and forwards to ingesters.
@@ -27,7 +32,12 @@ pub enum Target {
 
 impl Target {
     /// Every component, in start order: dependencies first.
-    pub const START_ORDER: [Target; 3] = [Target::Ingester, Target::Distributor, Target::Querier];
+    pub const START_ORDER: [Target; 4] = [
+        Target::Ring,
+        Target::Ingester,
+        Target::Distributor,
+        Target::Querier,
+    ];
 
     /// Parses `all` or a comma list of component names, returning them in start order.
     pub fn parse_list(s: &str) -> anyhow::Result<Vec<Target>> {
@@ -38,8 +48,9 @@ impl Target {
                 "ingester" => out.push(Target::Ingester),
                 "distributor" => out.push(Target::Distributor),
                 "querier" => out.push(Target::Querier),
+                "ring" => out.push(Target::Ring),
                 other => anyhow::bail!(
-                    "invalid config at target: unknown component {other:?} (expected all, distributor, ingester, querier)"
+                    "invalid config at target: unknown component {other:?} (expected all, distributor, ingester, querier, ring)"
                 ),
             }
         }
@@ -54,6 +65,7 @@ impl Target {
     /// The component's name as `-target` spells it.
     pub fn name(self) -> &'static str {
         match self {
+            Target::Ring => "ring",
             Target::Ingester => "ingester",
             Target::Distributor => "distributor",
             Target::Querier => "querier",

@@ -63,7 +63,7 @@ impl IndexBuilder {
     }
 
     /// Writes the index file at `path` and fsyncs it.
-    pub(crate) fn write(&self, path: &Path) -> Result<(), BlockError> {
+    pub(crate) fn write(&self, fs: &dyn strata_vfs::Fs, path: &Path) -> Result<(), BlockError> {
         // Symbols sorted; `remap` turns an interned id into its position (the symbol ref).
         let mut symbols: Vec<(&str, u32)> = self.ids.iter().map(|(s, &id)| (&**s, id)).collect();
         symbols.sort_unstable();
@@ -78,7 +78,7 @@ impl IndexBuilder {
             series.push((&self.labels[l0..l1], &self.chunks[c0..c1]));
             (l0, c0) = (l1, c1);
         }
-        write_index(path, &symbols, &remap, &series)
+        write_index(fs, path, &symbols, &remap, &series)
     }
 }
 
@@ -88,12 +88,13 @@ type SeriesParts<'a> = (&'a [(u32, u32)], &'a [ChunkRefMeta]);
 /// Writes an index of `series` (label symbol ids before `remap`, sorted by labels) with the
 /// sorted `symbols`, and fsyncs it.
 fn write_index(
+    fs: &dyn strata_vfs::Fs,
     path: &Path,
     symbols: &[&str],
     remap: &[u32],
     series: &[SeriesParts<'_>],
 ) -> Result<(), BlockError> {
-    let mut w = PosWriter::create(path)?;
+    let mut w = PosWriter::create(fs, path)?;
     let mut toc = Toc::default();
     let mut buf = Encbuf::with_capacity(1 << 16);
 

@@ -7,14 +7,30 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use parking_lot::RwLock;
-use strata_chunkenc::{encode_xor, SAMPLES_PER_CHUNK};
+use strata_chunkenc::{encode_xor, AppendOutcome, FloatHistogramAppender, SAMPLES_PER_CHUNK};
+use strata_model::histogram::FloatHistogram;
 use strata_model::{Label, Labels, Matcher, Sample, STALE_NAN};
+
+pub mod hist;
+pub mod nhcb;
 use strata_storage::{ChunkMeta, Querier, SelectHints, Series, StorageError};
 
-/// Series held in memory, encoded to XOR chunks on every select.
+/// A stored sample: a float or a native histogram.
+#[derive(Clone, Debug)]
+pub enum Stored {
+    F(f64),
+    H(Box<FloatHistogram>),
+}
+
+/// Each series' samples, sorted by time.
+type SeriesMap = BTreeMap<Labels, Vec<(i64, Stored)>>;
+
+/// Series held in memory, encoded on every select: runs of floats to XOR chunks, runs of
+/// histograms to float histogram chunks (cut as Prometheus's head cuts them: counter resets,
+/// layout changes, 120 samples).
 #[derive(Default, Clone)]
 pub struct MemQuerier {
-    series: Arc<RwLock<BTreeMap<Labels, Vec<Sample>>>>,
+    series: Arc<RwLock<SeriesMap>>,
 }
 
 impl MemQuerier {
@@ -22,16 +38,35 @@ impl MemQuerier {
         Self::default()
     }
 
-    /// Adds samples (kept sorted by time, later duplicates win).
+    /// Adds float samples (kept sorted by time, later duplicates win).
     pub fn add(&self, labels: Labels, samples: &[Sample]) {
+        self.add_points(
+            labels,
+            samples.iter().map(|s| (s.t, Stored::F(s.v))).collect(),
+        );
+    }
+
+    /// Adds histogram samples.
+    pub fn add_histograms(&self, labels: Labels, samples: Vec<(i64, FloatHistogram)>) {
+        self.add_points(
+            labels,
+            samples
+                .into_iter()
+                .map(|(t, h)| (t, Stored::H(Box::new(h))))
+                .collect(),
+        );
+    }
+
+    /// Adds samples of either kind.
+    pub fn add_points(&self, labels: Labels, samples: Vec<(i64, Stored)>) {
         let mut m = self.series.write();
         let v = m.entry(labels).or_default();
-        v.extend_from_slice(samples);
-        v.sort_by_key(|s| s.t);
-        let mut out: Vec<Sample> = Vec::with_capacity(v.len());
+        v.extend(samples);
+        v.sort_by_key(|s| s.0);
+        let mut out: Vec<(i64, Stored)> = Vec::with_capacity(v.len());
         for s in v.drain(..) {
             match out.last_mut() {
-                Some(l) if l.t == s.t => *l = s,
+                Some(l) if l.0 == s.0 => *l = s,
                 _ => out.push(s),
             }
         }
@@ -41,6 +76,34 @@ impl MemQuerier {
     pub fn clear(&self) {
         self.series.write().clear();
     }
+}
+
+/// Encodes a run of histograms (stale markers included) as the head does.
+fn histogram_chunks(run: &[(i64, FloatHistogram)], out: &mut Vec<ChunkMeta>) {
+    let finish = |app: FloatHistogramAppender, out: &mut Vec<ChunkMeta>| {
+        if app.num_samples() > 0 {
+            out.push(ChunkMeta {
+                min_time: app.min_time(),
+                max_time: app.max_time(),
+                chunk: app.into_chunk(),
+            });
+        }
+    };
+    let mut app = FloatHistogramAppender::new();
+    for (t, h) in run {
+        if app.num_samples() >= SAMPLES_PER_CHUNK {
+            let mut next = FloatHistogramAppender::new();
+            next.append_after(Some(&app), *t, h);
+            finish(std::mem::replace(&mut app, next), out);
+            continue;
+        }
+        match app.append(*t, h) {
+            AppendOutcome::Appended => {}
+            AppendOutcome::NewChunk(next) => finish(std::mem::replace(&mut app, next), out),
+            AppendOutcome::Recoded(next) => app = next,
+        }
+    }
+    finish(app, out);
 }
 
 #[async_trait]
@@ -56,22 +119,59 @@ impl Querier for MemQuerier {
             if !matchers.iter().all(|mm| mm.matches_labels(labels)) {
                 continue;
             }
-            let inr: Vec<Sample> = samples
-                .iter()
-                .copied()
-                .filter(|s| s.t >= hints.start && s.t <= hints.end)
-                .collect();
-            if inr.is_empty() {
+            let mut chunks = Vec::new();
+            let mut floats: Vec<Sample> = Vec::new();
+            let mut hists: Vec<(i64, FloatHistogram)> = Vec::new();
+            // A stale marker after a histogram is a histogram stale marker, as in the head.
+            let mut last_was_hist = false;
+            let flush_floats = |f: &mut Vec<Sample>, chunks: &mut Vec<ChunkMeta>| {
+                for c in f.chunks(SAMPLES_PER_CHUNK as usize) {
+                    chunks.push(ChunkMeta {
+                        min_time: c[0].t,
+                        max_time: c[c.len() - 1].t,
+                        chunk: encode_xor(c),
+                    });
+                }
+                f.clear();
+            };
+            // Chunks are cut over the whole series, as the head cuts them, and those
+            // overlapping the range are returned: counter reset hints then depend on the
+            // stored data only, not on the query's range.
+            for (t, v) in samples {
+                match v {
+                    Stored::F(x) if last_was_hist && strata_model::is_stale_nan(*x) => {
+                        hists.push((
+                            *t,
+                            FloatHistogram {
+                                sum: *x,
+                                ..Default::default()
+                            },
+                        ));
+                    }
+                    Stored::F(x) => {
+                        if !hists.is_empty() {
+                            histogram_chunks(&hists, &mut chunks);
+                            hists.clear();
+                        }
+                        last_was_hist = false;
+                        floats.push(Sample::new(*t, *x));
+                    }
+                    Stored::H(h) => {
+                        if !floats.is_empty() {
+                            flush_floats(&mut floats, &mut chunks);
+                        }
+                        last_was_hist = true;
+                        hists.push((*t, FloatHistogram::clone(h)));
+                    }
+                }
+            }
+            flush_floats(&mut floats, &mut chunks);
+            histogram_chunks(&hists, &mut chunks);
+            chunks.retain(|c| c.max_time >= hints.start && c.min_time <= hints.end);
+            if chunks.is_empty() {
                 continue;
             }
-            let chunks = inr
-                .chunks(SAMPLES_PER_CHUNK as usize)
-                .map(|c| ChunkMeta {
-                    min_time: c[0].t,
-                    max_time: c[c.len() - 1].t,
-                    chunk: encode_xor(c),
-                })
-                .collect();
+            chunks.sort_by_key(|c| c.min_time);
             out.push(Series {
                 labels: labels.clone(),
                 chunks,
@@ -169,6 +269,30 @@ pub fn parse_number(s: &str) -> Option<f64> {
 
 /// One point of a series description: a value, or omitted (`_`).
 pub type SeqValue = Option<f64>;
+
+/// One point of a series description that may hold native histograms.
+#[derive(Clone, Debug)]
+pub enum SeqPoint {
+    F(f64),
+    H(hist::SeqHist),
+}
+
+/// Expands series notation with native histograms (`1 {{schema:0 sum:1 count:1}}x2 _`).
+pub fn parse_points(s: &str) -> Option<Vec<Option<SeqPoint>>> {
+    let mut out = Vec::new();
+    for tok in hist::tokenize(s) {
+        if tok.starts_with("{{") {
+            out.extend(
+                hist::expand_hist_token(tok)?
+                    .into_iter()
+                    .map(|h| Some(SeqPoint::H(h))),
+            );
+        } else {
+            out.extend(parse_values(tok)?.into_iter().map(|v| v.map(SeqPoint::F)));
+        }
+    }
+    Some(out)
+}
 
 /// Expands series notation (`1 2 _ stale 0+10x3 _x2 5x2`).
 pub fn parse_values(s: &str) -> Option<Vec<SeqValue>> {
@@ -319,4 +443,63 @@ pub fn parse_metric(line: &str) -> Option<(Labels, &str)> {
         return None;
     }
     Some((Labels::new(labels), &line[i..]))
+}
+
+/// The first of `series` that a selector of `query` selects, if any.
+pub fn reads_any<'a>(query: &str, series: &'a [Labels]) -> Option<&'a Labels> {
+    use promql_parser::label::MatchOp as P;
+    use promql_parser::parser::{Expr, VectorSelector};
+    fn walk<'e>(e: &'e Expr, out: &mut Vec<&'e VectorSelector>) {
+        match e {
+            Expr::VectorSelector(v) => out.push(v),
+            Expr::MatrixSelector(m) => out.push(&m.vs),
+            Expr::Subquery(s) => walk(&s.expr, out),
+            Expr::Aggregate(a) => {
+                walk(&a.expr, out);
+                if let Some(p) = &a.param {
+                    walk(p, out);
+                }
+            }
+            Expr::Unary(u) => walk(&u.expr, out),
+            Expr::Binary(b) => {
+                walk(&b.lhs, out);
+                walk(&b.rhs, out);
+            }
+            Expr::Paren(p) => walk(&p.expr, out),
+            Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, out)),
+            _ => {}
+        }
+    }
+    if series.is_empty() {
+        return None;
+    }
+    let expr = promql_parser::parser::parse(query).ok()?;
+    let mut sels = Vec::new();
+    walk(&expr, &mut sels);
+    series.iter().find(|l| {
+        sels.iter().any(|vs| {
+            let name_ok = vs
+                .name
+                .as_ref()
+                .is_none_or(|n| l.metric_name() == Some(n.as_str()));
+            let sets: Vec<&Vec<promql_parser::label::Matcher>> =
+                if vs.matchers.or_matchers.is_empty() {
+                    vec![&vs.matchers.matchers]
+                } else {
+                    vs.matchers.or_matchers.iter().collect()
+                };
+            name_ok
+                && sets.iter().any(|ms| {
+                    ms.iter().all(|m| {
+                        let v = l.get(&m.name).unwrap_or("");
+                        match &m.op {
+                            P::Equal => v == m.value,
+                            P::NotEqual => v != m.value,
+                            P::Re(r) => r.is_match(v),
+                            P::NotRe(r) => !r.is_match(v),
+                        }
+                    })
+                })
+        })
+    })
 }

@@ -21,11 +21,14 @@ use std::sync::Arc;
 use strata_model::{Labels, Sample};
 use strata_wal::Pending;
 
+use super::exemplars::{Exemplar, ExemplarAdded, ExemplarRejectKind};
 use super::metadata::MetricMetadata;
 use super::series::{AppendResult, MemSeries, SeriesRef};
+use super::value::SampleValue;
 use super::Head;
 use crate::error::{DbError, SampleRejectKind, TsdbError};
-use crate::record::{self, RefSample, SeriesRecords};
+use crate::record::RefSample;
+use crate::record::{self, RefExemplar, RefHistogram, SeriesRecords};
 
 /// One sample refused at commit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,15 +43,36 @@ pub struct RejectedSample {
     pub kind: SampleRejectKind,
 }
 
+/// One exemplar refused at commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RejectedExemplar {
+    /// The exemplar's position in exemplar staging order.
+    pub index: usize,
+    /// The series it was for.
+    pub series: SeriesRef,
+    /// The exemplar's timestamp.
+    pub t: i64,
+    /// Why it was refused.
+    pub kind: ExemplarRejectKind,
+}
+
 /// What a commit did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CommitOutcome {
-    /// Samples stored.
+    /// Float samples stored.
     pub appended: usize,
-    /// Exact repeats of a series' last sample, accepted without change (retries).
+    /// Exact repeats of a series' last float sample, accepted without change (retries).
     pub unchanged: usize,
-    /// Refused samples, in staging order.
+    /// Refused float samples, in staging order.
     pub rejected: Vec<RejectedSample>,
+    /// Native histogram samples accepted (stored, or identical repeats).
+    pub histograms_accepted: usize,
+    /// Refused histogram samples; `index` counts histograms in their staging order.
+    pub rejected_histograms: Vec<RejectedSample>,
+    /// Exemplars accepted (stored, or identical to their series' newest).
+    pub exemplars_accepted: usize,
+    /// Refused exemplars.
+    pub rejected_exemplars: Vec<RejectedExemplar>,
 }
 
 impl CommitOutcome {
@@ -67,6 +91,10 @@ pub struct HeadAppender<'a> {
     runs: Vec<(Arc<MemSeries>, usize)>,
     samples: Vec<Sample>,
     metadata: Vec<MetricMetadata>,
+    /// Staged native histograms, in order.
+    histograms: Vec<(Arc<MemSeries>, i64, SampleValue)>,
+    /// Staged exemplars, in order.
+    exemplars: Vec<(Arc<MemSeries>, Exemplar)>,
 }
 
 /// A commit applied in memory whose WAL records may still be on their way to disk. Wait on
@@ -149,6 +177,68 @@ impl<'a> HeadAppender<'a> {
             runs: Vec::new(),
             samples: Vec::new(),
             metadata: Vec::new(),
+            histograms: Vec::new(),
+            exemplars: Vec::new(),
+        }
+    }
+
+    /// Stages a native histogram sample (a [`SampleValue::Histogram`] or
+    /// [`SampleValue::FloatHistogram`]; a float is staged like [`HeadAppender::append`]
+    /// would, but counted with the histograms) for the series with `labels`, creating the
+    /// series if new. Invalid histograms (`Histogram::validate`) are refused, as
+    /// Prometheus's `AppendHistogram` does.
+    pub fn append_histogram(
+        &mut self,
+        labels: &Labels,
+        t: i64,
+        v: SampleValue,
+    ) -> Result<SeriesRef, TsdbError> {
+        let valid = match &v {
+            SampleValue::Histogram(h) => h.validate(),
+            SampleValue::FloatHistogram(h) => h.validate(),
+            SampleValue::Float(_) => Ok(()),
+        };
+        valid.map_err(|e| TsdbError::InvalidHistogram(e.to_string()))?;
+        let series = self.head.get_or_create_series(labels)?;
+        let r = series.series_ref();
+        self.histograms.push((series, t, v));
+        Ok(r)
+    }
+
+    /// The number of histograms staged so far; the next one staged gets this index.
+    pub fn staged_histograms(&self) -> usize {
+        self.histograms.len()
+    }
+
+    /// Stages an exemplar for the series with `labels`, creating the series if new.
+    pub fn add_exemplar(&mut self, labels: &Labels, e: Exemplar) -> Result<SeriesRef, TsdbError> {
+        let series = self.head.get_or_create_series(labels)?;
+        let r = series.series_ref();
+        self.exemplars.push((series, e));
+        Ok(r)
+    }
+
+    /// The number of exemplars staged so far.
+    pub fn staged_exemplars(&self) -> usize {
+        self.exemplars.len()
+    }
+
+    /// The live series for a staged one: head truncation may have removed it since
+    /// staging, then the series now holding these labels (created again if need be).
+    fn live(&self, staged: &Arc<MemSeries>) -> Arc<MemSeries> {
+        let mut series = Arc::clone(staged);
+        loop {
+            if !series.lock().is_deleted() {
+                return series;
+            }
+            let next = self
+                .head
+                .get_or_create_series(&series.labels())
+                .expect("labels of a staged series were valid when it was created");
+            if next.series_ref() == series.series_ref() {
+                std::thread::yield_now();
+            }
+            series = next;
         }
     }
 
@@ -166,6 +256,27 @@ impl<'a> HeadAppender<'a> {
         samples: impl IntoIterator<Item = Sample>,
     ) -> Result<SeriesRef, TsdbError> {
         let series = self.head.get_or_create_series(labels)?;
+        let r = series.series_ref();
+        self.samples.extend(samples);
+        let end = self.samples.len();
+        match self.runs.last_mut() {
+            Some((prev, prev_end)) if Arc::ptr_eq(prev, &series) => *prev_end = end,
+            _ => self.runs.push((series, end)),
+        }
+        Ok(r)
+    }
+
+    /// [`HeadAppender::append_series`] for borrowed `(name, value)` pairs, sorted by name
+    /// with unique names and non-empty values, whose [`Labels::stable_hash`] is `hash`
+    /// ([`Labels::stable_hash_of_pairs`]). An existing series is found without allocating;
+    /// only a new series copies its labels. The push hot path.
+    pub fn append_series_pairs(
+        &mut self,
+        hash: u64,
+        pairs: &[(&str, &str)],
+        samples: impl IntoIterator<Item = Sample>,
+    ) -> Result<SeriesRef, TsdbError> {
+        let series = self.head.get_or_create_series_pairs(hash, pairs)?;
         let r = series.series_ref();
         self.samples.extend(samples);
         let end = self.samples.len();
@@ -225,8 +336,11 @@ impl<'a> HeadAppender<'a> {
                 // Read under the series lock: truncation raises it before it collects a series'
                 // chunks under that lock, so nothing below it is appended after collection.
                 let min_valid = self.head.min_valid_time();
+                // Out-of-order samples within the window are kept, even below min_valid
+                // (block cutting collects them later into an overlapping block).
+                let ooo_min = self.head.ooo_min_time();
                 for (i, s) in self.samples[start..*end].iter().enumerate() {
-                    if s.t < min_valid {
+                    if s.t < min_valid && ooo_min.is_none_or(|m| s.t < m) {
                         out.rejected.push(RejectedSample {
                             index: start + i,
                             series: series.series_ref(),
@@ -235,7 +349,12 @@ impl<'a> HeadAppender<'a> {
                         });
                         continue;
                     }
-                    match series.append_locked(&mut st, s.t, s.v) {
+                    match series.append_value_locked(
+                        &mut st,
+                        s.t,
+                        &SampleValue::Float(s.v),
+                        ooo_min,
+                    ) {
                         Ok(res) => {
                             if res == AppendResult::Appended {
                                 out.appended += 1;
@@ -265,9 +384,11 @@ impl<'a> HeadAppender<'a> {
             }
             start = *end;
         }
-        if out.appended > 0 {
+        let logged_hists = self.apply_histograms(&mut out, &mut new_series, &mut mint, &mut maxt);
+        if mint <= maxt {
             self.head.extend_time_bounds(mint, maxt);
         }
+        let logged_exemplars = self.apply_exemplars(&mut out, &mut new_series);
         for md in &self.metadata {
             self.head.metadata().add(md.clone());
         }
@@ -278,7 +399,12 @@ impl<'a> HeadAppender<'a> {
                 wal: None,
             };
         };
-        if logged.is_empty() && new_series.is_empty() && self.metadata.is_empty() {
+        if logged.is_empty()
+            && new_series.is_empty()
+            && self.metadata.is_empty()
+            && logged_hists.is_empty()
+            && logged_exemplars.is_empty()
+        {
             return PendingCommit {
                 head: self.head,
                 outcome: out,
@@ -303,6 +429,12 @@ impl<'a> HeadAppender<'a> {
         if !logged.is_empty() {
             record::samples_records(hw.tenant_ref, &logged, &mut records);
         }
+        if !logged_hists.is_empty() {
+            record::histogram_records(hw.tenant_ref, &logged_hists, &mut records);
+        }
+        if !logged_exemplars.is_empty() {
+            record::exemplar_records(hw.tenant_ref, &logged_exemplars, &mut records);
+        }
         if !self.metadata.is_empty() {
             records.push(record::metadata_record(hw.tenant_ref, &self.metadata));
         }
@@ -316,6 +448,101 @@ impl<'a> HeadAppender<'a> {
                 tenant,
             }),
         }
+    }
+
+    /// Applies the staged histograms; returns the ones to log.
+    fn apply_histograms(
+        &self,
+        out: &mut CommitOutcome,
+        new_series: &mut Vec<Arc<MemSeries>>,
+        mint: &mut i64,
+        maxt: &mut i64,
+    ) -> Vec<RefHistogram> {
+        let log = self.head.wal().is_some();
+        let mut logged = Vec::new();
+        let mut known = known_refs(new_series, !self.histograms.is_empty());
+        for (i, (staged, t, v)) in self.histograms.iter().enumerate() {
+            let mut series = Arc::clone(staged);
+            let res = loop {
+                let mut st = series.lock();
+                if st.is_deleted() {
+                    drop(st);
+                    series = self.live(&series);
+                    continue;
+                }
+                if log && !series.wal_logged() && known.insert(series.series_ref().0) {
+                    new_series.push(Arc::clone(&series));
+                }
+                // Read under the series lock, as for floats.
+                break if *t < self.head.min_valid_time() {
+                    Err(SampleRejectKind::TooOld)
+                } else {
+                    series.append_value_locked(&mut st, *t, v, None)
+                };
+            };
+            match res {
+                Ok(r) => {
+                    out.histograms_accepted += 1;
+                    if r == AppendResult::Appended {
+                        *mint = (*mint).min(*t);
+                        *maxt = (*maxt).max(*t);
+                    }
+                    if log {
+                        logged.push(RefHistogram {
+                            series_ref: series.series_ref().0,
+                            t: *t,
+                            h: v.clone(),
+                        });
+                    }
+                }
+                Err(kind) => out.rejected_histograms.push(RejectedSample {
+                    index: i,
+                    series: series.series_ref(),
+                    t: *t,
+                    kind,
+                }),
+            }
+        }
+        logged
+    }
+
+    /// Adds the staged exemplars to the head's store; returns the ones to log.
+    fn apply_exemplars(
+        &self,
+        out: &mut CommitOutcome,
+        new_series: &mut Vec<Arc<MemSeries>>,
+    ) -> Vec<RefExemplar> {
+        let log = self.head.wal().is_some();
+        let mut logged = Vec::new();
+        let mut known = known_refs(new_series, !self.exemplars.is_empty());
+        for (i, (staged, e)) in self.exemplars.iter().enumerate() {
+            let series = self.live(staged);
+            let r = series.series_ref();
+            match self.head.exemplars().add(r, || series.labels(), e.clone()) {
+                Ok(ExemplarAdded::Disabled) => {}
+                Ok(ExemplarAdded::Stored | ExemplarAdded::Duplicate) => {
+                    out.exemplars_accepted += 1;
+                    if log {
+                        if !series.wal_logged() && known.insert(series.series_ref().0) {
+                            new_series.push(Arc::clone(&series));
+                        }
+                        logged.push(RefExemplar {
+                            series_ref: r.0,
+                            t: e.t,
+                            v: e.value,
+                            labels: e.labels.clone(),
+                        });
+                    }
+                }
+                Err(kind) => out.rejected_exemplars.push(RejectedExemplar {
+                    index: i,
+                    series: r,
+                    t: e.t,
+                    kind,
+                }),
+            }
+        }
+        logged
     }
 
     /// Applies the staged samples and waits until they are durable (for a head with a WAL).
@@ -332,4 +559,12 @@ impl<'a> HeadAppender<'a> {
 
     /// Discards the staged samples.
     pub fn rollback(self) {}
+}
+
+/// The refs of `series` (empty unless `needed`), to log each new series once.
+fn known_refs(series: &[Arc<MemSeries>], needed: bool) -> std::collections::HashSet<u64> {
+    if !needed {
+        return Default::default();
+    }
+    series.iter().map(|s| s.series_ref().0).collect()
 }

@@ -1,11 +1,11 @@
 //! In-memory series (`MemSeries`) and the striped maps that find them by label hash or by
 //! [`SeriesRef`].
 //!
-//! A series' samples live in XOR chunks: closed chunks are immutable [`ChunkMeta`]s (cheap to
-//! clone for queries), the open one is an [`XorAppender`]. A chunk is cut after
-//! [`SAMPLES_PER_CHUNK`] samples or when a sample falls past the end of the
-//! [`CHUNK_RANGE_MS`]-aligned window the open chunk started in, so that blocks cut later on
-//! those boundaries never split a chunk.
+//! A series' samples live in chunks: closed chunks are immutable [`ChunkMeta`]s (cheap to
+//! clone for queries), the open one is an XOR, histogram or float histogram appender
+//! (`open_chunk`, which says when chunks are cut: never across a [`CHUNK_RANGE_MS`]-aligned
+//! window, so that blocks cut later on those boundaries never split a chunk). The sample
+//! state, out-of-order buffer included, is [`SeriesState`] (`state`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
-use strata_chunkenc::{XorAppender, SAMPLES_PER_CHUNK};
 use strata_model::Labels;
 use strata_storage::ChunkMeta;
 
+use super::value::SampleValue;
 use crate::error::SampleRejectKind;
 
 /// The width of the aligned windows chunks never straddle: two hours, the block range.
@@ -56,172 +56,7 @@ pub struct MemSeries {
     state: Mutex<SeriesState>,
 }
 
-/// The mutable part of a series, guarded by the series' mutex.
-#[derive(Debug, Default)]
-pub struct SeriesState {
-    closed: Vec<ChunkMeta>,
-    open: Option<OpenChunk>,
-    /// Last sample's timestamp and value bits, `None` while empty.
-    last: Option<(i64, u64)>,
-    /// Set when head truncation removed the series from the head's maps: appenders that
-    /// still hold it must find or create the series again.
-    deleted: bool,
-}
-
-#[derive(Debug)]
-struct OpenChunk {
-    app: XorAppender,
-    min_time: i64,
-    /// Exclusive end of the aligned window the chunk started in.
-    window_end: i64,
-}
-
-/// The exclusive end of the [`CHUNK_RANGE_MS`] window holding `t`, saturating at `i64::MAX`.
-fn window_end(t: i64) -> i64 {
-    t.div_euclid(CHUNK_RANGE_MS)
-        .checked_add(1)
-        .and_then(|w| w.checked_mul(CHUNK_RANGE_MS))
-        .unwrap_or(i64::MAX)
-}
-
-impl SeriesState {
-    /// Appends one sample with Prometheus's in-order rules: a lower timestamp is out of order;
-    /// an equal timestamp is a duplicate unless the value bits are identical (a retry).
-    pub(crate) fn append(&mut self, t: i64, v: f64) -> Result<AppendResult, SampleRejectKind> {
-        let bits = v.to_bits();
-        if let Some((last_t, last_bits)) = self.last {
-            if t < last_t {
-                return Err(SampleRejectKind::OutOfOrder);
-            }
-            if t == last_t {
-                return if bits == last_bits {
-                    Ok(AppendResult::Unchanged)
-                } else {
-                    Err(SampleRejectKind::DuplicateTimestamp)
-                };
-            }
-        }
-        let cut = match &self.open {
-            None => true,
-            Some(o) => o.app.num_samples() >= SAMPLES_PER_CHUNK || t >= o.window_end,
-        };
-        if cut {
-            self.cut(t);
-        }
-        let open = self.open.as_mut().expect("cut leaves an open chunk");
-        open.app.append(t, v);
-        self.last = Some((t, bits));
-        Ok(AppendResult::Appended)
-    }
-
-    /// Closes the open chunk (if any) and opens one starting at `t`.
-    fn cut(&mut self, t: i64) {
-        if let Some(o) = self.open.take() {
-            if o.app.num_samples() > 0 {
-                let max_time = o.app.max_time();
-                self.closed.push(ChunkMeta {
-                    min_time: o.min_time,
-                    max_time,
-                    chunk: o.app.into_chunk(),
-                });
-            }
-        }
-        self.open = Some(OpenChunk {
-            app: XorAppender::new(),
-            min_time: t,
-            window_end: window_end(t),
-        });
-    }
-
-    /// The chunks overlapping `[mint, maxt]`, oldest first; the open chunk is copied.
-    pub fn chunks(&self, mint: i64, maxt: i64) -> Vec<ChunkMeta> {
-        let mut out: Vec<ChunkMeta> = self
-            .closed
-            .iter()
-            .filter(|c| c.max_time >= mint && c.min_time <= maxt)
-            .cloned()
-            .collect();
-        if let Some(o) = &self.open {
-            if o.app.num_samples() > 0 && o.app.max_time() >= mint && o.min_time <= maxt {
-                out.push(ChunkMeta {
-                    min_time: o.min_time,
-                    max_time: o.app.max_time(),
-                    chunk: o.app.to_chunk(),
-                });
-            }
-        }
-        out
-    }
-
-    /// Closes the open chunk if all its samples are before `t`, so that appends from now on
-    /// start a new chunk and the closed ones before `t` can be written to a block whole.
-    pub(crate) fn close_open_before(&mut self, t: i64) {
-        if self
-            .open
-            .as_ref()
-            .is_some_and(|o| o.app.num_samples() > 0 && o.app.max_time() < t)
-        {
-            if let Some(o) = self.open.take() {
-                let max_time = o.app.max_time();
-                self.closed.push(ChunkMeta {
-                    min_time: o.min_time,
-                    max_time,
-                    chunk: o.app.into_chunk(),
-                });
-            }
-        }
-    }
-
-    /// The closed chunks whose samples all lie before `t`, oldest first.
-    pub(crate) fn closed_before(&self, t: i64) -> Vec<ChunkMeta> {
-        self.closed
-            .iter()
-            .filter(|c| c.max_time < t)
-            .cloned()
-            .collect()
-    }
-
-    /// Drops the closed chunks whose samples all lie before `t`; returns how many.
-    pub(crate) fn drop_closed_before(&mut self, t: i64) -> usize {
-        let n = self.closed.len();
-        self.closed.retain(|c| c.max_time >= t);
-        n - self.closed.len()
-    }
-
-    /// Tells whether the series holds no sample at all.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.closed.is_empty() && self.open.as_ref().is_none_or(|o| o.app.num_samples() == 0)
-    }
-
-    /// The first sample's timestamp still held, if any.
-    pub(crate) fn first_timestamp(&self) -> Option<i64> {
-        match (self.closed.first(), &self.open) {
-            (Some(c), _) => Some(c.min_time),
-            (None, Some(o)) if o.app.num_samples() > 0 => Some(o.min_time),
-            _ => None,
-        }
-    }
-
-    /// Tells whether head truncation removed the series from the head.
-    pub(crate) fn is_deleted(&self) -> bool {
-        self.deleted
-    }
-
-    /// Marks the series as removed from the head (see [`SeriesState::is_deleted`]).
-    pub(crate) fn mark_deleted(&mut self) {
-        self.deleted = true;
-    }
-
-    /// The number of chunks, open one included.
-    pub fn num_chunks(&self) -> usize {
-        self.closed.len() + usize::from(self.open.as_ref().is_some_and(|o| o.app.num_samples() > 0))
-    }
-
-    /// The last sample's timestamp, if any.
-    pub fn last_timestamp(&self) -> Option<i64> {
-        self.last.map(|(t, _)| t)
-    }
-}
+pub use super::state::SeriesState;
 
 impl MemSeries {
     /// A new, empty series; `labels` must be sorted by name with unique names.
@@ -247,27 +82,25 @@ impl MemSeries {
         self.wal_logged.store(true, Ordering::Release);
     }
 
-    /// Merges samples that replay met out of order (`(t, value bits)`) into the series and
-    /// re-encodes its chunks, so the result is what in-order appends would have built.
-    pub(crate) fn merge_replayed(&self, extra: &[(i64, u64)]) {
+    /// Merges samples that replay met out of order into the series and re-encodes its
+    /// chunks, so the result is what in-order appends would have built (out-of-order
+    /// samples the head held apart end up in the in-order chunks).
+    pub(crate) fn merge_replayed(&self, extra: Vec<(i64, SampleValue)>) {
         let mut st = self.state.lock();
-        let mut all: Vec<(i64, u64)> = Vec::new();
-        for c in st.chunks(i64::MIN, i64::MAX) {
-            if let Ok(mut it) = c.chunk.xor_iter() {
-                all.extend(it.by_ref().map(|s| (s.t, s.v.to_bits())));
-            }
-        }
-        all.extend_from_slice(extra);
-        // Every logged sample of a timestamp carries the same value bits (the head accepts
-        // a repeat only when identical), so keeping any one of them is exact.
+        let mut all = st.all_samples();
+        all.extend(extra);
+        // Every logged sample of a timestamp carries the same value (the head accepts a
+        // repeat only when identical), so keeping any one of them is exact.
         all.sort_by_key(|s| s.0);
         all.dedup_by_key(|s| s.0);
-        let deleted = st.deleted;
+        let deleted = st.is_deleted();
         *st = SeriesState::default();
-        st.deleted = deleted;
-        for &(t, bits) in &all {
+        if deleted {
+            st.mark_deleted();
+        }
+        for (t, v) in &all {
             // Sorted and unique: every append succeeds.
-            let _ = st.append(t, f64::from_bits(bits));
+            let _ = st.append_value(*t, v, None);
         }
         if let (Some(first), Some(last)) = (all.first(), all.last()) {
             self.min_time.store(first.0, Ordering::Release);
@@ -313,6 +146,17 @@ impl MemSeries {
                 .all(|((n, v), l)| **n == *l.name && **v == *l.value)
     }
 
+    /// Tells whether the series' labels are exactly `pairs` (`(name, value)` in name
+    /// order), compared in place: the borrowed twin of [`MemSeries::has_labels`].
+    pub fn has_label_pairs(&self, pairs: &[(&str, &str)]) -> bool {
+        self.labels.len() == pairs.len()
+            && self
+                .labels
+                .iter()
+                .zip(pairs)
+                .all(|((n, v), (pn, pv))| **n == **pn && **v == **pv)
+    }
+
     /// The label set's [`Labels::stable_hash`].
     pub fn hash(&self) -> u64 {
         self.hash
@@ -334,26 +178,30 @@ impl MemSeries {
         self.min_time() <= maxt && self.max_time() >= mint
     }
 
-    /// Locks the sample state. Appends go through [`MemSeries::append_locked`] so the time
+    /// Locks the sample state. Appends go through [`MemSeries::append_value_locked`] so the time
     /// bounds stay in step.
     pub(crate) fn lock(&self) -> MutexGuard<'_, SeriesState> {
         self.state.lock()
     }
 
-    /// Appends under an already held lock and updates the lock-free time bounds.
-    pub(crate) fn append_locked(
+    /// Appends a sample of any kind under an already held lock and updates the lock-free
+    /// time bounds. `ooo_min`: see [`SeriesState::append_value`].
+    pub(crate) fn append_value_locked(
         &self,
         state: &mut SeriesState,
         t: i64,
-        v: f64,
+        v: &SampleValue,
+        ooo_min: Option<i64>,
     ) -> Result<AppendResult, SampleRejectKind> {
-        let r = state.append(t, v)?;
+        let r = state.append_value(t, v, ooo_min)?;
         if r == AppendResult::Appended {
-            // Timestamps only grow within a series, so only the first sample sets min_time.
-            if self.min_time.load(Ordering::Relaxed) == i64::MAX {
+            // Writers hold the series lock, so load-then-store cannot lose an update.
+            if t < self.min_time.load(Ordering::Relaxed) {
                 self.min_time.store(t, Ordering::Release);
             }
-            self.max_time.store(t, Ordering::Release);
+            if t > self.max_time.load(Ordering::Relaxed) {
+                self.max_time.store(t, Ordering::Release);
+            }
         }
         Ok(r)
     }
@@ -419,6 +267,17 @@ impl HashStripe {
         None
     }
 
+    /// [`HashStripe::get`] for borrowed `(name, value)` pairs.
+    fn get_pairs(&self, hash: u64, pairs: &[(&str, &str)]) -> Option<&Arc<MemSeries>> {
+        let s = self.unique.get(&hash)?;
+        if s.has_label_pairs(pairs) {
+            return Some(s);
+        }
+        self.conflicts
+            .get(&hash)
+            .and_then(|v| v.iter().find(|s| s.has_label_pairs(pairs)))
+    }
+
     fn insert(&mut self, s: Arc<MemSeries>) {
         use std::collections::hash_map::Entry;
         match self.unique.entry(s.hash) {
@@ -464,6 +323,14 @@ impl StripeSeries {
     /// The series with exactly these labels, if it exists.
     pub(crate) fn get_by_labels(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
         self.hash_stripe(hash).read().get(hash, labels).cloned()
+    }
+
+    /// The series with exactly these `(name, value)` pairs (name order), if it exists.
+    pub(crate) fn get_by_pairs(&self, hash: u64, pairs: &[(&str, &str)]) -> Option<Arc<MemSeries>> {
+        self.hash_stripe(hash)
+            .read()
+            .get_pairs(hash, pairs)
+            .cloned()
     }
 
     /// The series with this ref.

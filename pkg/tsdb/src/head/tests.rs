@@ -261,3 +261,95 @@ fn label_strings_are_interned() {
     assert!(!std::ptr::eq(pa[1].1.as_ptr(), pb[1].1.as_ptr()));
     assert_eq!(sa.labels(), a);
 }
+
+#[test]
+fn borrowed_pairs_find_and_create_the_same_series() {
+    let head = Head::new();
+    let a = lbl(&[("__name__", "up"), ("job", "a")]);
+    let pairs_a = [("__name__", "up"), ("job", "a")];
+    let pairs_b = [("__name__", "up"), ("job", "b")];
+    let hash = |p: &[(&str, &str)]| Labels::stable_hash_of_pairs(p.iter().copied());
+    let mut app = head.appender();
+    let ra = app
+        .append_series(&a, [Sample::new(10, 1.0)])
+        .expect("valid series");
+    // An existing series is found by its pairs; a new one is created from them.
+    let ra2 = app
+        .append_series_pairs(hash(&pairs_a), &pairs_a, [Sample::new(20, 2.0)])
+        .expect("valid pairs");
+    let rb = app
+        .append_series_pairs(hash(&pairs_b), &pairs_b, [Sample::new(5, 3.0)])
+        .expect("valid pairs");
+    assert_eq!(ra, ra2);
+    assert_ne!(ra, rb);
+    let out = app.commit_blocking().expect("commit");
+    assert_eq!(out.appended, 3);
+    assert_eq!(head.num_series(), 2);
+    assert_eq!(
+        samples(&head, &a),
+        vec![(10, 1.0f64.to_bits()), (20, 2.0f64.to_bits())]
+    );
+    let b = head.series(rb).expect("created");
+    assert_eq!(b.labels(), lbl(&pairs_b));
+    assert!(b.has_label_pairs(&pairs_b) && !b.has_label_pairs(&pairs_a));
+    assert!(!b.has_label_pairs(&pairs_b[..1]));
+    // Pairs are refused as labels are: an empty value.
+    let bad = [("__name__", "up"), ("job", "")];
+    let mut app = head.appender();
+    assert!(app
+        .append_series_pairs(hash(&bad), &bad, [Sample::new(1, 1.0)])
+        .is_err());
+}
+
+/// Every sample the state holds, as (t, value bits), in chunk order.
+fn state_samples(st: &state::SeriesState) -> Vec<(i64, u64)> {
+    st.chunks(i64::MIN, i64::MAX)
+        .iter()
+        .flat_map(|c| open_chunk::decode_chunk(&c.chunk).0)
+        .map(|(t, v)| (t, v.as_float().map(f64::to_bits).unwrap_or(0)))
+        .collect()
+}
+
+#[test]
+fn cut_point_inside_the_open_chunk_splits_it() {
+    // A flush chose t = 1_050 while commits appended past it: the open chunk holds samples
+    // on both sides and must be split, or the ones before t go to neither block nor WAL.
+    let mut st = state::SeriesState::default();
+    for i in 0..100 {
+        st.append(1_000 + i, i as f64).expect("in order");
+    }
+    let all = state_samples(&st);
+    st.close_open_before(1_050);
+    let before = st.closed_before(1_050);
+    let got: Vec<i64> = before
+        .iter()
+        .flat_map(|c| open_chunk::decode_chunk(&c.chunk).0)
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(got, (1_000..1_050).collect::<Vec<_>>());
+    assert!(before.iter().all(|c| c.max_time < 1_050));
+    assert_eq!(state_samples(&st), all, "splitting changed the samples");
+    st.drop_closed_before(1_050);
+    assert_eq!(state_samples(&st), all[50..].to_vec());
+    // Appends continue after the split.
+    st.append(2_000, 1.0).expect("in order");
+}
+
+#[test]
+fn cut_point_inside_a_closed_chunk_splits_it() {
+    // 200 samples: the first chunk (120 samples) is closed, the rest open; cut inside the
+    // closed one.
+    let mut st = state::SeriesState::default();
+    for i in 0..200 {
+        st.append(i * 10, i as f64).expect("in order");
+    }
+    let all = state_samples(&st);
+    st.close_open_before(505);
+    let before = st.closed_before(505);
+    let n: usize = before.iter().map(|c| c.chunk.num_samples() as usize).sum();
+    assert_eq!(n, 51, "samples 0..=500 go to the block");
+    assert!(before.iter().all(|c| c.max_time < 505));
+    assert_eq!(state_samples(&st), all);
+    st.drop_closed_before(505);
+    assert_eq!(state_samples(&st), all[51..].to_vec());
+}

@@ -1,7 +1,9 @@
 //! End-to-end tests of the push path through the router, against fake ingesters served by
 //! tonic on 127.0.0.1:0 (a test double for the gRPC seam). This file holds the harness;
-//! [`push`] covers remote write 1.0, statuses and forwarding, [`rw2`] remote write 2.0.
+//! [`push`] covers remote write 1.0, statuses and forwarding, [`rw2`] remote write 2.0,
+//! [`local`] the in-process fast path against the gRPC path.
 
+mod local;
 mod push;
 mod rw2;
 
@@ -15,9 +17,10 @@ use prometheus_client::registry::Registry;
 use prost::Message as _;
 use strata_proto::ingester::ingester_server::{Ingester, IngesterServer};
 use strata_proto::ingester::{
-    LabelNamesRequest, LabelNamesResponse, LabelValuesRequest, LabelValuesResponse,
-    MetricsMetadataRequest, MetricsMetadataResponse, PushRequest, PushResponse, QueryRequest,
-    QueryStreamResponse, SampleError, SampleErrorKind, SeriesRequest, SeriesResponse,
+    ExemplarQueryRequest, ExemplarQueryResponse, LabelNamesRequest, LabelNamesResponse,
+    LabelValuesRequest, LabelValuesResponse, MetricsMetadataRequest, MetricsMetadataResponse,
+    PushRequest, PushResponse, QueryRequest, QueryStreamResponse, SampleError, SampleErrorKind,
+    SeriesRequest, SeriesResponse,
 };
 use strata_proto::prometheus::{Label, MetricMetadata, Sample, TimeSeries, WriteRequest};
 use strata_proto::write_v2;
@@ -44,39 +47,49 @@ struct FakeIngester {
     behaviour: Behaviour,
 }
 
+/// What a fake ingester answers to a push (over gRPC or in process), recording it.
+async fn fake_push(
+    behaviour: &Behaviour,
+    pushes: &Pushes,
+    req: PushRequest,
+) -> Result<PushResponse, Status> {
+    match behaviour {
+        Behaviour::Fail(s) => return Err(s.clone()),
+        Behaviour::Hang => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+        _ => {}
+    }
+    let mut resp = PushResponse::default();
+    for ts in &req.timeseries {
+        for s in &ts.samples {
+            match behaviour {
+                Behaviour::RejectBefore(min) if s.timestamp < *min => {
+                    resp.samples_rejected += 1;
+                    resp.errors.push(SampleError {
+                        kind: SampleErrorKind::OutOfOrder as i32,
+                        message: format!("out of order sample, timestamp: {}", s.timestamp),
+                    });
+                }
+                _ => resp.samples_appended += 1,
+            }
+        }
+        resp.histograms_appended += ts.histograms.len() as u64;
+        resp.exemplars_appended += ts.exemplars.len() as u64;
+    }
+    pushes.lock().expect("lock").push(req);
+    Ok(resp)
+}
+
 #[tonic::async_trait]
 impl Ingester for FakeIngester {
     async fn push(
         &self,
         request: tonic::Request<PushRequest>,
     ) -> Result<tonic::Response<PushResponse>, Status> {
-        let req = request.into_inner();
-        match &self.behaviour {
-            Behaviour::Fail(s) => return Err(s.clone()),
-            Behaviour::Hang => {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-            }
-            _ => {}
-        }
-        let mut resp = PushResponse::default();
-        for ts in &req.timeseries {
-            for s in &ts.samples {
-                match &self.behaviour {
-                    Behaviour::RejectBefore(min) if s.timestamp < *min => {
-                        resp.samples_rejected += 1;
-                        resp.errors.push(SampleError {
-                            kind: SampleErrorKind::OutOfOrder as i32,
-                            message: format!("out of order sample, timestamp: {}", s.timestamp),
-                        });
-                    }
-                    _ => resp.samples_appended += 1,
-                }
-            }
-            resp.histograms_appended += ts.histograms.len() as u64;
-            resp.exemplars_appended += ts.exemplars.len() as u64;
-        }
-        self.pushes.lock().expect("lock").push(req);
-        Ok(tonic::Response::new(resp))
+        fake_push(&self.behaviour, &self.pushes, request.into_inner())
+            .await
+            .map(tonic::Response::new)
     }
 
     type QueryStreamStream = futures::stream::Empty<Result<QueryStreamResponse, Status>>;
@@ -110,6 +123,33 @@ impl Ingester for FakeIngester {
         _: tonic::Request<MetricsMetadataRequest>,
     ) -> Result<tonic::Response<MetricsMetadataResponse>, Status> {
         Err(Status::unimplemented("fake"))
+    }
+    async fn query_exemplars(
+        &self,
+        _: tonic::Request<ExemplarQueryRequest>,
+    ) -> Result<tonic::Response<ExemplarQueryResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+}
+
+/// The same fake reached in process, as `-target=all` reaches its own ingester.
+struct LocalFake {
+    pushes: Pushes,
+    behaviour: Behaviour,
+}
+
+impl crate::LocalIngester for LocalFake {
+    fn push<'a>(
+        &'a self,
+        tenant: &'a str,
+        req: &'a strata_proto::flat::FlatWriteRequest<'a>,
+    ) -> futures::future::BoxFuture<'a, Result<PushResponse, Status>> {
+        let req = PushRequest {
+            tenant: tenant.to_string(),
+            timeseries: crate::forward::flat_to_owned(req).timeseries,
+            metadata: vec![],
+        };
+        Box::pin(fake_push(&self.behaviour, &self.pushes, req))
     }
 }
 
@@ -156,6 +196,26 @@ async fn harness_with(
     Harness {
         router: d.router(),
         pushes,
+        registry,
+    }
+}
+
+/// A distributor whose only ingester is in process (`LocalFake`), with `behaviour`; the
+/// same fake also serves gRPC at the ingester's address for what the fast path leaves to
+/// gRPC. `pushes[0]` records what came over gRPC, `pushes[1]` what came in process.
+async fn local_harness(cfg: DistributorConfig, behaviour: Behaviour) -> Harness {
+    let (addr, grpc_pushes) = start_fake(behaviour.clone()).await;
+    let local_pushes = Pushes::default();
+    let local = Arc::new(LocalFake {
+        pushes: local_pushes.clone(),
+        behaviour,
+    });
+    let mut registry = Registry::default();
+    let d = Distributor::with_local_ingester(cfg, addr, local, true, &mut registry)
+        .expect("distributor");
+    Harness {
+        router: d.router(),
+        pushes: vec![grpc_pushes, local_pushes],
         registry,
     }
 }

@@ -38,6 +38,29 @@ async fn fixture(multitenancy: bool) -> (Arc<Querier>, Router) {
                 unit: String::new(),
             },
         )],
+        exemplars: vec![
+            (
+                tenant.to_string(),
+                exemplar_series(
+                    &[("__name__", "up"), ("job", "api"), ("instance", "a")],
+                    &[(T0, 0.5, "abc"), (T0 + 1500, 6.0, "def")],
+                ),
+            ),
+            (
+                tenant.to_string(),
+                exemplar_series(
+                    &[("__name__", "rpc_seconds_bucket"), ("le", "1")],
+                    &[(T0 + 7, 0.25, "x")],
+                ),
+            ),
+            (
+                "other".to_string(),
+                exemplar_series(
+                    &[("__name__", "up"), ("job", "secret")],
+                    &[(T0, 1.0, "leak")],
+                ),
+            ),
+        ],
         ..Default::default()
     };
     let addr = spawn_ingester(ingester).await;
@@ -46,6 +69,30 @@ async fn fixture(multitenancy: bool) -> (Arc<Querier>, Router) {
         .expect("querier");
     let router = q.router();
     (q, router)
+}
+
+fn exemplar_series(series: &[(&str, &str)], ex: &[(i64, f64, &str)]) -> pb::TimeSeries {
+    let l = |pairs: &[(&str, &str)]| -> Vec<pb::Label> {
+        pairs
+            .iter()
+            .map(|&(n, v)| pb::Label {
+                name: n.into(),
+                value: v.into(),
+            })
+            .collect()
+    };
+    pb::TimeSeries {
+        labels: l(series),
+        exemplars: ex
+            .iter()
+            .map(|&(t, v, id)| pb::Exemplar {
+                labels: l(&[("trace_id", id)]),
+                value: v,
+                timestamp: t,
+            })
+            .collect(),
+        ..Default::default()
+    }
 }
 
 async fn call(router: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
@@ -299,6 +346,34 @@ async fn metadata_exemplars_and_buildinfo() {
         (s, body.as_str()),
         (StatusCode::OK, r#"{"status":"success","data":[]}"#)
     );
+    // Every selector of the expression counts; grouped by series, Prometheus's JSON.
+    let (s, body) = get(
+        &r,
+        "/prometheus/api/v1/query_exemplars?query=sum(rate(rpc_seconds_bucket[5m]))%20%2B%20up%7Bjob%3D%22api%22%7D&start=1700000000&end=1700000001.5",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        concat!(
+            r#"{"status":"success","data":["#,
+            r#"{"seriesLabels":{"__name__":"rpc_seconds_bucket","le":"1"},"exemplars":[{"labels":{"trace_id":"x"},"value":"0.25","timestamp":1700000000.007}]},"#,
+            r#"{"seriesLabels":{"__name__":"up","instance":"a","job":"api"},"exemplars":[{"labels":{"trace_id":"abc"},"value":"0.5","timestamp":1700000000},{"labels":{"trace_id":"def"},"value":"6","timestamp":1700000001.500}]}"#,
+            "]}"
+        )
+    );
+    // The time range filters; a bad query is bad data.
+    let (_, body) = get(
+        &r,
+        "/prometheus/api/v1/query_exemplars?query=up&start=1700000001&end=1700000002",
+    )
+    .await;
+    assert!(
+        body.contains("def") && !body.contains("abc") && !body.contains("leak"),
+        "{body}"
+    );
+    let (s, _) = get(&r, "/prometheus/api/v1/query_exemplars?query=up(").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, body) = get(&r, "/prometheus/api/v1/status/buildinfo").await;
     assert_eq!(s, StatusCode::OK);
     assert!(

@@ -186,7 +186,7 @@ async fn unreachable_ingester_is_unavailable() {
 async fn unknown_chunk_encoding_is_corrupt() {
     let addr = spawn_ingester(FakeIngester {
         series: vec![FakeSeries::new("t1", &[("__name__", "up")], &[(1, 1.0)])],
-        encoding: Some(strata_proto::prometheus::chunk::Encoding::Histogram),
+        encoding: Some(strata_proto::prometheus::chunk::Encoding::Unknown),
         ..Default::default()
     })
     .await;
@@ -195,7 +195,7 @@ async fn unknown_chunk_encoding_is_corrupt() {
         .querier(tenant("t1"))
         .select(&all_time(), &[Matcher::equal("__name__", "up")])
         .await
-        .expect_err("histogram chunks are not understood");
+        .expect_err("encoding 0 is not a chunk encoding");
     assert!(matches!(err, StorageError::Corrupt(_)), "{err}");
 }
 

@@ -136,11 +136,13 @@ fn vector_shape() {
             labels: Labels::from_pairs([("job", "x"), ("__name__", "up")]),
             t: 1_700_000_000_123,
             v: 1.0,
+            h: None,
         },
         VectorSample {
             labels: Labels::from_pairs([("job", "y")]),
             t: 1_700_000_000_120,
             v: f64::NAN,
+            h: None,
         },
     ])));
     assert_eq!(
@@ -163,10 +165,12 @@ fn matrix_shape() {
                 Sample::new(16_000, 2.5),
                 Sample::new(31_000, f64::INFINITY),
             ],
+            histograms: vec![],
         },
         RangeSeries {
             labels: Labels::empty(),
             samples: vec![],
+            histograms: vec![],
         },
     ])));
     assert_eq!(
@@ -267,5 +271,41 @@ fn series_labels_and_metadata_shapes() {
     assert_eq!(
         metric_type_name(MetricType::Gaugehistogram as i32),
         "gaugehistogram"
+    );
+}
+
+#[test]
+fn native_histogram_shape() {
+    use strata_model::histogram::{FloatHistogram, Span};
+    use strata_promql::HistogramPoint;
+    // Schema 0, zero bucket [-0.001, 0.001]:1, (0.5,1]:2, (1,2]:0 (left out), (2,4]:3.
+    let h = FloatHistogram {
+        count: 6.0,
+        sum: 9.5,
+        zero_threshold: 0.001,
+        zero_count: 1.0,
+        positive_spans: vec![Span::new(0, 3)],
+        positive_buckets: vec![2.0, 0.0, 3.0],
+        ..Default::default()
+    };
+    let body = query_body(&result(Value::Vector(vec![VectorSample {
+        labels: Labels::from_pairs([("__name__", "h")]),
+        t: 60_000,
+        v: 0.0,
+        h: Some(h.clone()),
+    }])));
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"h"},"histogram":[60,{"count":"6","sum":"9.5","buckets":[[3,"-0.001","0.001","1"],[0,"0.5","1","2"],[0,"2","4","3"]]}]}]}}"#
+    );
+    let empty = FloatHistogram::default();
+    let body = query_body(&result(Value::Matrix(vec![RangeSeries {
+        labels: Labels::empty(),
+        samples: vec![Sample::new(1000, 1.0)],
+        histograms: vec![HistogramPoint { t: 2000, h: empty }],
+    }])));
+    assert_eq!(
+        body,
+        r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"]],"histograms":[[2,{"count":"0","sum":"0"}]]}]}}"#
     );
 }

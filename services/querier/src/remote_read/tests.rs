@@ -133,11 +133,8 @@ async fn streamed_answer_sends_whole_overlapping_chunks_per_query() {
         chunks: vec![ChunkMeta {
             min_time: 30,
             max_time: 50,
-            chunk: strata_chunkenc::Chunk::new(
-                strata_chunkenc::Encoding::Xor,
-                Bytes::from(c[0].data.clone()),
-            )
-            .expect("chunk"),
+            chunk: strata_chunkenc::Chunk::new(strata_chunkenc::Encoding::Xor, c[0].data.clone())
+                .expect("chunk"),
         }],
     }
     .samples()
