@@ -50,10 +50,13 @@ pub fn spread_tokens(desc: &RingDesc, zone: &str, count: usize) -> Vec<Token> {
 }
 
 /// `count` tokens spaced `2^32/count` apart, offset by a hash of the zone so that the first
-/// instances of different zones do not collide.
+/// instances of different zones interleave rather than collide. The FNV hash is mixed first:
+/// its low bits barely differ between names such as `zone-a` and `zone-b`, which put the
+/// zones' first instances a few hundred positions apart (one owning almost the whole ring).
 fn evenly_spaced(zone: &str, count: usize, taken: &mut HashSet<Token>) -> Vec<Token> {
     let spacing = (RING_SIZE / count as u64).max(1);
-    let offset = crate::hash::fnv1a64(zone.as_bytes()) % spacing;
+    let mixed = crate::hash::SplitMix64::new(crate::hash::fnv1a64(zone.as_bytes())).next_u64();
+    let offset = mixed % spacing;
     (0..count as u64)
         .map(|i| claim((offset + i * spacing) % RING_SIZE, taken))
         .collect()

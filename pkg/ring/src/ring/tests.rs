@@ -178,6 +178,38 @@ fn spread_tokens_keep_ownership_even() {
 }
 
 #[test]
+fn first_instances_of_zones_interleave() {
+    // One instance per zone, zone names differing in one letter (as in docker-compose.yml):
+    // over the whole ring none may own almost everything (the zones' token offsets must not
+    // nearly coincide).
+    for names in [["zone-a", "zone-b", "zone-c"], ["a", "b", "c"], ["eu-1", "eu-2", "eu-3"]] {
+        let mut desc = build(3, 0, 128);
+        for (inst, zone) in desc.instances.values_mut().zip(names) {
+            inst.zone = zone.to_string();
+            inst.tokens.clear();
+        }
+        let mut fresh = RingDesc::default();
+        for inst in desc.instances.into_values() {
+            apply(
+                &mut fresh,
+                &Command::Join {
+                    instance: inst,
+                    token_count: 128,
+                },
+            );
+        }
+        let own = Ring::new(fresh).ownership();
+        for (id, share) in &own {
+            assert!(
+                (0.05..0.8).contains(share),
+                "{names:?}: {id} owns {:.2} % of the ring",
+                share * 100.0
+            );
+        }
+    }
+}
+
+#[test]
 fn ownership_sums_to_one() {
     let own = Ring::new(build(7, 0, 64)).ownership();
     let total: f64 = own.values().sum();
