@@ -182,7 +182,11 @@ fn first_instances_of_zones_interleave() {
     // One instance per zone, zone names differing in one letter (as in docker-compose.yml):
     // over the whole ring none may own almost everything (the zones' token offsets must not
     // nearly coincide).
-    for names in [["zone-a", "zone-b", "zone-c"], ["a", "b", "c"], ["eu-1", "eu-2", "eu-3"]] {
+    for names in [
+        ["zone-a", "zone-b", "zone-c"],
+        ["a", "b", "c"],
+        ["eu-1", "eu-2", "eu-3"],
+    ] {
         let mut desc = build(3, 0, 128);
         for (inst, zone) in desc.instances.values_mut().zip(names) {
             inst.zone = zone.to_string();
