@@ -8,6 +8,8 @@
 # --backfill` (simulated clock from now-HOURS, sent in order as fast as acked), then:
 # - Strata: `POST /ingester/flush` cuts the head into blocks; measured over the blocks
 #   whose aligned 2 h range the history covers entirely: their bytes / their numSamples.
+#   Before that, each receiver's RssAnon/RssFile is recorded with the whole history ingested
+#   (with -H 3 or less nothing has been cut yet: memory per series with a full head).
 # - Prometheus (`--web.enable-admin-api`): `POST /api/v1/admin/tsdb/snapshot` (head
 #   included); measured over the snapshot's full 2 h blocks the same way.
 # - VictoriaMetrics: `/internal/force_flush`, then the data dir's bytes / samples acked
@@ -78,7 +80,7 @@ full_block_stats() {
 
 mkdir -p "$OUT"
 RESULTS=$OUT/results.tsv
-printf 'receiver\tseries\ttenants\tsamples_acked\tmeasured_bytes\tmeasured_samples\tfull_blocks\tbytes_per_sample\tbackfill_s\n' >"$RESULTS"
+printf 'receiver\tseries\ttenants\tsamples_acked\tmeasured_bytes\tmeasured_samples\tfull_blocks\tbytes_per_sample\tbackfill_s\trss_anon_bytes\trss_file_bytes\trss_bytes_per_series\n' >"$RESULTS"
 
 run_one() {
   local name=$1 port data pid url ready tenant_args=() tenants=1
@@ -132,6 +134,10 @@ run_one() {
     --report "$OUT/$name-backfill.json" >/dev/null 2>"$OUT/$name-backfill.err" \
     || { log "$name backfill failed: $(tail -2 "$OUT/$name-backfill.err")"; stop_process "$pid"; return 1; }
   t1=$(date +%s)
+  # Memory with the whole history in the head (before any flush): RssAnon and RssFile.
+  local rss
+  rss=$(awk '/^RssAnon:/ { a = $2 * 1024 } /^RssFile:/ { f = $2 * 1024 } END { printf "%.0f %.0f", a, f }' \
+    "/proc/$pid/status")
   local acked stats from to
   acked=$(jq .samples_acked "$OUT/$name-backfill.json")
   from=$(jq .sim_start_ms "$OUT/$name-backfill.json")
@@ -154,10 +160,11 @@ run_one() {
   esac
   stop_process "$pid"
   # shellcheck disable=SC2086
-  set -- $stats
+  set -- $stats $rss
   awk -v n="$name" -v s="$SERIES" -v t="$tenants" -v a="$acked" -v b="$1" -v m="$2" -v k="$3" \
-    -v e=$(( t1 - t0 )) 'BEGIN {
-      printf "%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.0f\n", n, s, t, a, b, m, k, (m > 0 ? b / m : 0), e
+    -v e=$(( t1 - t0 )) -v ra="$4" -v rf="$5" 'BEGIN {
+      printf "%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.3f\t%.0f\t%.0f\t%.0f\t%.0f\n", n, s, t, a, b, m, k,
+        (m > 0 ? b / m : 0), e, ra, rf, (ra + rf) / s
     }' >>"$RESULTS"
   [[ -n ${KEEP_DATA:-} ]] || rm -rf "$data"
 }

@@ -92,17 +92,8 @@ interval_ms() {
 }
 INTERVAL_MS=$(interval_ms "$INTERVAL")
 
-free_port() {
-  local p
-  for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 30000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  die "no free port found"
-}
+# shellcheck source=loadtest/lib.sh
+source "$ROOT/loadtest/lib.sh"
 
 # utime+stime of a process in seconds.
 cpu_seconds() {
@@ -121,26 +112,7 @@ rss_bytes() {
     "/proc/$1/status"
 }
 
-wait_ready() {
-  local url=$1 pid=$2
-  for _ in $(seq 1 120); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
-    sleep 0.5
-  done
-  return 1
-}
 
-stop_receiver() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    sleep 0.5
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 
 ensure_vm() {
   if [[ -x $VM_BIN ]]; then return 0; fi
@@ -211,7 +183,7 @@ run_one() {
   if ! wait_ready "$ready" "$pid"; then
     log "$name did not become ready; last log lines:"
     tail -5 "$OUT/$name.log" >&2 || true
-    stop_receiver "$pid"
+    stop_process "$pid"
     return 1
   fi
   sleep 2
@@ -230,7 +202,7 @@ run_one() {
   log "$name: warm-up (creating $SERIES series) at $url"
   "$LOADGEN_BIN" "${common[@]}" --max --samples $(( 2 * SERIES )) --sim-start "$sim0" \
     --report "$OUT/$name-warmup.json" >/dev/null 2>"$OUT/$name-warmup.err" \
-    || { log "$name warm-up failed: $(tail -2 "$OUT/$name-warmup.err")"; stop_receiver "$pid"; return 1; }
+    || { log "$name warm-up failed: $(tail -2 "$OUT/$name-warmup.err")"; stop_process "$pid"; return 1; }
   sleep 2
 
   local cpu0 cpu1 rss
@@ -239,10 +211,10 @@ run_one() {
   "$LOADGEN_BIN" "${common[@]}" --rate "$RATE" --duration "${DURATION}s" --sim-start "$sim0" \
     --skip-intervals 3 \
     --report "$OUT/$name.json" >/dev/null 2>"$OUT/$name-run.err" \
-    || { log "$name run failed: $(tail -2 "$OUT/$name-run.err")"; stop_receiver "$pid"; return 1; }
+    || { log "$name run failed: $(tail -2 "$OUT/$name-run.err")"; stop_process "$pid"; return 1; }
   cpu1=$(cpu_seconds "$pid")
   rss=$(rss_bytes "$pid")
-  stop_receiver "$pid"
+  stop_process "$pid"
   local du_bytes
   du_bytes=$(du -sb "$data" | cut -f1)
   # data_dir_bytes is informational only (mostly WAL and head); bytes per sample in full
