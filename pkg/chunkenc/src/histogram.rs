@@ -185,6 +185,9 @@ impl HistogramAppender {
     /// Finishes the chunk without copying.
     pub fn into_chunk(mut self) -> Chunk {
         self.w.buf[..2].copy_from_slice(&self.num.to_be_bytes());
+        // A finished chunk lives on (in the head until its block is cut): drop the buffer's
+        // growth headroom, up to half of its allocation.
+        self.w.buf.shrink_to_fit();
         Chunk::new(Encoding::Histogram, Bytes::from(self.w.buf))
             .expect("buffer always holds the 3-byte header")
     }

@@ -141,6 +141,9 @@ impl XorAppender {
     /// Finishes the chunk without copying.
     pub fn into_chunk(mut self) -> Chunk {
         self.w.buf[..2].copy_from_slice(&self.num.to_be_bytes());
+        // A finished chunk lives on (in the head until its block is cut): drop the buffer's
+        // growth headroom, up to half of its allocation.
+        self.w.buf.shrink_to_fit();
         Chunk::new(Encoding::Xor, Bytes::from(self.w.buf))
             .expect("buffer always holds the 2-byte header")
     }
