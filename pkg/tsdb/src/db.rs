@@ -66,6 +66,8 @@ pub struct Db {
     fs: strata_vfs::SharedFs,
     /// Options of the heads created from now on.
     head_opts: TenantHeadOptions,
+    /// Closed head chunks off the heap (`<dir>/chunks_head`); `None` in memory.
+    arena: Option<Arc<crate::head::offheap::ChunkArena>>,
 }
 
 impl Db {
@@ -109,6 +111,11 @@ impl Db {
             observer: opts.wal_observer.clone(),
             fs: opts.fs.clone(),
         };
+        let arena = Arc::new(crate::head::offheap::ChunkArena::open(
+            &dir.join("chunks_head"),
+        )?);
+        // Chunks closed during replay go off the heap too.
+        let replay_arena = crate::head::offheap::enter(Some(&arena));
         tracing::info!(wal_dir = %wal_dir.display(), "tsdb: replaying WAL");
         let mut rp = Replayer::default();
         rp.opts = opts.head.clone();
@@ -121,8 +128,10 @@ impl Db {
         stats.dropped_bytes = report.dropped_bytes;
         stats.checkpoint = report.checkpoint;
         stats.duration = start.elapsed();
+        drop(replay_arena);
         for (id, (tenant, head)) in &rp.by_ref {
             head.attach_wal(Arc::clone(&wal), tenant.clone(), *id, true);
+            head.attach_arena(Arc::clone(&arena));
         }
         let next = rp.max_tenant_ref.saturating_add(1);
         tracing::info!(
@@ -148,6 +157,7 @@ impl Db {
             compaction: parking_lot::Mutex::new(()),
             head_opts: opts.head,
             fs: opts.fs,
+            arena: Some(arena),
         })
     }
 
@@ -236,6 +246,9 @@ impl Db {
                 None => Head::new(),
             };
             h.set_options(&self.head_opts.for_tenant(tenant));
+            if let Some(a) = &self.arena {
+                h.attach_arena(Arc::clone(a));
+            }
             Arc::new(h)
         });
         Arc::clone(h)

@@ -14,6 +14,7 @@
 pub mod appender;
 pub mod exemplars;
 pub mod metadata;
+pub mod offheap;
 pub(crate) mod open_chunk;
 pub mod postings;
 pub mod series;
@@ -59,6 +60,8 @@ pub struct Head {
     /// Where commits log, for heads of a [`crate::Db`] opened on a directory. Set at
     /// creation, or right after replay (replay builds heads before the WAL is open).
     wal: std::sync::OnceLock<HeadWal>,
+    /// Where closed chunks go off the heap, for heads of a [`crate::Db`] on a directory.
+    arena: std::sync::OnceLock<Arc<offheap::ChunkArena>>,
 }
 
 /// A head's link to the ingester's shared WAL.
@@ -136,6 +139,7 @@ impl Head {
             ooo_window_ms: AtomicI64::new(0),
             exemplars: ExemplarStore::default(),
             wal: std::sync::OnceLock::new(),
+            arena: std::sync::OnceLock::new(),
         }
     }
 
@@ -176,6 +180,16 @@ impl Head {
 
     pub(crate) fn wal(&self) -> Option<&HeadWal> {
         self.wal.get()
+    }
+
+    /// Sends this head's closed chunks to `arena` from now on (once; later calls do nothing).
+    pub(crate) fn attach_arena(&self, arena: Arc<offheap::ChunkArena>) {
+        let _ = self.arena.set(arena);
+    }
+
+    /// The store closed chunks go to, if any.
+    pub(crate) fn arena(&self) -> Option<&Arc<offheap::ChunkArena>> {
+        self.arena.get()
     }
 
     /// Starts a batch of appends.

@@ -72,6 +72,9 @@
 //!   between block write and checkpoint); reads deduplicate, so results are the same.
 //! - Label strings are interned per head: series hold `Arc<str>`s shared with the postings
 //!   index keys, so each distinct name and (per name) value is stored once.
+//! - Closed chunks of a database on disk live in memory-mapped segment files
+//!   (`<dir>/chunks_head/`, `head::offheap`), not on the heap; they are a cache of what the
+//!   WAL holds, rebuilt by replay.
 //!
 //! Not yet: block compaction (merging level-1 blocks, e.g. the overlapping ones out-of-order
 //! samples produce), retention, shipping; out-of-order native histograms; exemplars are

@@ -304,6 +304,9 @@ impl<'a> HeadAppender<'a> {
     /// refused) and hands the WAL records to the log. The result must be waited on before
     /// acknowledging.
     pub fn commit_pending(self) -> PendingCommit<'a> {
+        // Chunks this commit closes go off the heap (no await below: the guard stays on
+        // this thread).
+        let _arena = super::offheap::enter(self.head.arena());
         let wal = self.head.wal();
         let mut out = CommitOutcome::default();
         let mut logged: Vec<RefSample> = Vec::new();

@@ -116,7 +116,8 @@ impl OpenChunk {
 pub(crate) fn close(open: Option<OpenChunk>, closed: &mut Vec<ChunkMeta>) {
     if let Some(o) = open {
         if o.num_samples() > 0 {
-            closed.push(o.into_meta());
+            // Off the heap when the committing thread has the head's arena (`offheap`).
+            closed.push(super::offheap::relocate(o.into_meta()));
         }
     }
 }
