@@ -361,6 +361,8 @@ impl Ingester {
 #[cfg(test)]
 mod block_tests;
 #[cfg(test)]
+mod durability_tests;
+#[cfg(test)]
 mod native_tests;
 #[cfg(test)]
 mod tests;
