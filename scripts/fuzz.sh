@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../fuzz"
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-all_targets=(remote_write remote_read xor_chunk promql_parse exposition_text exposition_openmetrics relabel)
+all_targets=(remote_write remote_read xor_chunk promql_parse exposition_text exposition_openmetrics exposition_protobuf relabel)
 
 command -v cargo >/dev/null || die "cargo not found: install the stable Rust toolchain"
 command -v c++ >/dev/null || die "no C++ compiler (c++): libfuzzer-sys needs one (Debian: g++)"

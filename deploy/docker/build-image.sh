@@ -6,13 +6,16 @@
 #   deploy/docker/build-image.sh [BINARY] [TAG]
 #
 # BINARY defaults to target/release/strata (built with `cargo build --release --bin strata`
-# when missing); TAG defaults to strata:dev.
+# when missing); TAG defaults to strata:dev. Tests pass target/debug/strata, the binary they
+# run themselves. The peers' images come from deploy/docker/build-peer-images.sh.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=scratch.sh
+. "$HERE/scratch.sh"
 BIN=${1:-${CARGO_TARGET_DIR:-$ROOT/target}/release/strata}
 TAG=${2:-strata:dev}
 
-die() { echo "build-image: $*" >&2; exit 1; }
 command -v docker >/dev/null || die "docker is required"
 if [[ ! -x $BIN ]]; then
   (cd "$ROOT" && cargo build --release --locked --bin strata)
@@ -21,16 +24,10 @@ fi
 
 CTX=$(mktemp -d)
 trap 'rm -rf "$CTX"' EXIT
-mkdir -p "$CTX/rootfs/data" "$CTX/rootfs/tmp"
-cp "$BIN" "$CTX/rootfs/strata"
-# Debug info stays in the build tree for profiling; the image does not need it.
-command -v strip >/dev/null && strip --strip-debug "$CTX/rootfs/strata"
-# Every library the binary loads, and the dynamic loader, at the same absolute paths.
-while read -r lib; do
-  [[ -n $lib && -e $lib ]] || continue
-  mkdir -p "$CTX/rootfs$(dirname "$lib")"
-  cp -L "$lib" "$CTX/rootfs$lib"
-done < <(ldd "$BIN" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+scratch_rootfs "$CTX" "$BIN" /strata
+mkdir -p "$CTX/rootfs/data"
+# The process runs as nobody; COPY keeps modes, and a named volume starts as a copy of /data.
+chmod 1777 "$CTX/rootfs/data"
 cat >"$CTX/Dockerfile" <<'DOCKERFILE'
 FROM scratch
 COPY rootfs/ /
@@ -40,8 +37,5 @@ EXPOSE 8080 9095
 ENTRYPOINT ["/strata"]
 CMD ["-data.dir=/data"]
 DOCKERFILE
-# The process runs as nobody; COPY keeps modes, and a named volume starts as a copy of /data.
-chmod 1777 "$CTX/rootfs/tmp" "$CTX/rootfs/data"
-# The legacy builder warns that it is deprecated; show its output only when it fails.
-out=$(docker build -q -t "$TAG" "$CTX" 2>&1) || { echo "$out" >&2; die "docker build failed"; }
-echo "built $TAG from $BIN ($(docker image inspect -f '{{.Size}}' "$TAG") bytes)"
+scratch_build "$CTX" "$TAG"
+echo "  from $BIN"

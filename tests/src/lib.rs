@@ -14,14 +14,20 @@
 //! - [`fixtures`]: builders for write requests, valid and deliberately broken.
 //! - [`synthetic`]: a deterministic data set for PromQL comparisons across versions.
 //! - [`wait`]: polls a predicate until a deadline; tests never sleep to synchronise.
+//! - [`compose`]: docker images, a `docker-compose.yml` project per test, network cuts, and a
+//!   steady remote-write load with retries.
 //! - [`e2e`]: wraps a test body so a failure prints the servers' log tails.
+//! - [`chaos`]: a recording remote-write writer, its checker, and a cluster of separate
+//!   processes to kill, stop and restart under load.
 //!
 //! Invariants: every server binds 127.0.0.1 on a port from [`net::free_port`] and keeps its
 //! data in its own temp dir, so tests never collide with each other or with system services
 //! the packages may have started.
 
 pub mod api;
+pub mod chaos;
 pub mod compare;
+pub mod compose;
 pub mod fixtures;
 pub mod net;
 pub mod peers;

@@ -7,14 +7,13 @@
 //! one past the segment size (512 MiB), so offsets always fit in 32 bits.
 
 use std::fmt;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use strata_chunkenc::{Chunk, Encoding};
 
 use crate::encoding::{crc32, uvarint_len, Decbuf, Encbuf};
-use crate::fileutil::{fsync_dir, open_read, read_exact_at, read_vec_at, PosWriter};
+use crate::fileutil::{fsync_dir, open_read, read_exact_at, read_vec_at, BlockFile, PosWriter};
 use crate::BlockError;
 
 /// Magic number at the start of every chunk segment file.
@@ -148,13 +147,14 @@ impl ChunkWriter {
 }
 
 struct Segment {
-    file: File,
+    file: BlockFile,
     path: PathBuf,
     name: String,
     len: u64,
 }
 
-/// Reads chunks from a block's segment files with positional reads, verifying each CRC.
+/// Reads chunks from a block's segment files (memory-mapped, else with positional reads),
+/// verifying each CRC.
 pub struct ChunkReader {
     block: PathBuf,
     segments: Vec<Segment>,
@@ -308,8 +308,13 @@ impl ChunkReader {
     pub fn chunk(&self, r: ChunkRef) -> Result<Chunk, BlockError> {
         let seg = self.segment(r)?;
         let off = u64::from(r.offset());
-        let first = (seg.len - off).min(FIRST_READ as u64) as usize;
-        let buf = Bytes::from(read_vec_at(&seg.file, &seg.path, off, first)?);
+        // A mapped segment is sliced to its end: the chunk always fits, nothing is copied.
+        let first = if seg.file.is_mapped() {
+            (seg.len - off) as usize
+        } else {
+            (seg.len - off).min(FIRST_READ as u64) as usize
+        };
+        let buf = read_vec_at(&seg.file, &seg.path, off, first)?;
         match self.decode(seg, r, &buf)? {
             Decoded::Chunk(c) => Ok(c),
             Decoded::NeedBytes(total) => {
@@ -347,20 +352,18 @@ impl ChunkReader {
             {
                 j += 1;
             }
-            if j == i + 1 {
-                out.push(self.chunk(first)?);
+            if j == i + 1 || seg.file.is_mapped() {
+                // Mapped: each chunk is a slice of the map, no read to coalesce.
+                for &r in &refs[i..j] {
+                    out.push(self.chunk(r)?);
+                }
                 i = j;
                 continue;
             }
             let start = u64::from(first.offset());
             let last = u64::from(refs[j - 1].offset());
             let end = (last + FIRST_READ as u64).min(seg.len);
-            let buf = Bytes::from(read_vec_at(
-                &seg.file,
-                &seg.path,
-                start,
-                (end - start) as usize,
-            )?);
+            let buf = read_vec_at(&seg.file, &seg.path, start, (end - start) as usize)?;
             for &r in &refs[i..j] {
                 // `segment` validates the offset, so the slice start is inside `buf`.
                 self.segment(r)?;

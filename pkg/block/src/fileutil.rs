@@ -7,41 +7,114 @@ use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use strata_vfs::{Fs, FsFile};
 
 use crate::BlockError;
 
+/// A finished block file opened for reading: memory-mapped when the kernel allows it (reads
+/// are then slices of the map: no system call, no copy, no zeroed buffer), else read with
+/// positional reads.
+pub(crate) struct BlockFile {
+    file: File,
+    /// The whole file, when mapped. Slices of it keep the map alive (a chunk handed to a
+    /// query outlives neither its map nor, on Linux, a deleted file's pages).
+    map: Option<Bytes>,
+}
+
+impl BlockFile {
+    /// Whether reads are slices of a memory map.
+    pub(crate) fn is_mapped(&self) -> bool {
+        self.map.is_some()
+    }
+
+    fn map(file: &File, len: u64) -> Option<Bytes> {
+        if len == 0 {
+            return None;
+        }
+        match map_read_only(file) {
+            Ok(m) => Some(Bytes::from_owner(m)),
+            Err(e) => {
+                tracing::debug!(error = %e, "mmap failed; reading the block file with pread");
+                None
+            }
+        }
+    }
+}
+
+/// Maps a finished block file read-only.
+#[allow(unsafe_code)]
+fn map_read_only(file: &File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: block files are immutable once their block directory is renamed into place:
+    // Strata never writes, truncates or rewrites them (a block is replaced by writing a new
+    // directory and removing the old one, and removing unlinks without touching the pages a
+    // map still references). Like Prometheus, which maps the same files, this relies on no
+    // other process truncating a block's files while it is served.
+    unsafe { memmap2::Mmap::map(file) }
+}
+
 /// Reads exactly `buf.len()` bytes at `off`; a short file is an I/O error (`UnexpectedEof`).
 pub(crate) fn read_exact_at(
-    file: &File,
+    file: &BlockFile,
     path: &Path,
     buf: &mut [u8],
     off: u64,
 ) -> Result<(), BlockError> {
-    file.read_exact_at(buf, off)
+    if let Some(map) = &file.map {
+        let src = usize::try_from(off)
+            .ok()
+            .and_then(|o| Some(o..o.checked_add(buf.len())?))
+            .and_then(|r| map.get(r))
+            .ok_or_else(|| {
+                BlockError::io(
+                    "read",
+                    path,
+                    std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+                )
+            })?;
+        buf.copy_from_slice(src);
+        return Ok(());
+    }
+    file.file
+        .read_exact_at(buf, off)
         .map_err(|e| BlockError::io("read", path, e))
 }
 
-/// Reads `len` bytes at `off` into a new vector.
+/// The `len` bytes at `off`: a slice of the map, or a new buffer read from the file.
 pub(crate) fn read_vec_at(
-    file: &File,
+    file: &BlockFile,
     path: &Path,
     off: u64,
     len: usize,
-) -> Result<Vec<u8>, BlockError> {
+) -> Result<Bytes, BlockError> {
+    if let Some(map) = &file.map {
+        let range = usize::try_from(off)
+            .ok()
+            .and_then(|o| Some(o..o.checked_add(len)?))
+            .filter(|r| r.end <= map.len())
+            .ok_or_else(|| {
+                BlockError::io(
+                    "read",
+                    path,
+                    std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+                )
+            })?;
+        return Ok(map.slice(range));
+    }
     let mut v = vec![0u8; len];
     read_exact_at(file, path, &mut v, off)?;
-    Ok(v)
+    Ok(Bytes::from(v))
 }
 
-/// Opens a file for reading, returning it with its length.
-pub(crate) fn open_read(path: &Path) -> Result<(File, u64), BlockError> {
+/// Opens a finished block file for reading (mapped when possible), with its length.
+pub(crate) fn open_read(path: &Path) -> Result<(BlockFile, u64), BlockError> {
     let f = File::open(path).map_err(|e| BlockError::io("open", path, e))?;
     let len = f
         .metadata()
         .map_err(|e| BlockError::io("stat", path, e))?
         .len();
-    Ok((f, len))
+    let map = BlockFile::map(&f, len);
+    Ok((BlockFile { file: f, map }, len))
 }
 
 /// Flushes a directory's entries (new, renamed or removed files) to disk.

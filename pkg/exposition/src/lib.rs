@@ -26,8 +26,19 @@
 //! families out of order): that is the scrape loop's job.
 //!
 //! Invariants: no input makes a parser panic or read past its [`Limits`]; after an error the
-//! iterator ends. Not built yet: the delimited protobuf format ([`Format::PrometheusProto`]),
-//! which native histograms need.
+//! iterator ends.
+//!
+//! The delimited protobuf format ([`Format::PrometheusProto`], the one native histograms
+//! need) has its own parser, as its entries are whole metric families with owned strings
+//! and histogram values: [`ProtobufParser`] / [`parse_protobuf`] yield [`ProtoFamily`]s
+//! whose [`ProtoSample`]s are the series Prometheus's protobuf parser yields (classic
+//! histograms and summaries expanded to `_bucket`/`quantile`, `_sum`, `_count`; native
+//! histograms as [`strata_model::Histogram`] / [`strata_model::FloatHistogram`]);
+//! [`dto`] has the `io.prometheus.client` messages for building bodies.
+//!
+//! ```text
+//!  Format::PrometheusProto body ──ProtobufParser::new(body, keep_classic)──► ProtoFamily, …
+//! ```
 
 mod entry;
 mod error;
@@ -35,6 +46,7 @@ mod float;
 mod lexer;
 mod negotiate;
 mod parser;
+mod protobuf;
 
 pub use entry::{Entry, Exemplar, Label, MetricType, Sample};
 pub use error::ParseError;
@@ -44,10 +56,14 @@ pub use negotiate::{
     UnknownProtocol,
 };
 pub use parser::{Limits, Parser};
+pub use protobuf::{
+    dto, format_openmetrics_float, parse_protobuf, ProtoExemplar, ProtoFamily, ProtoSample,
+    ProtoValue, ProtobufError, ProtobufParser,
+};
 
 /// Parses a whole exposition into its entries, stopping at the first error.
 ///
-/// [`Format::PrometheusProto`] is refused (not implemented yet).
+/// [`Format::PrometheusProto`] is refused: use [`parse_protobuf`].
 pub fn parse(input: &[u8], format: Format, limits: Limits) -> Result<Vec<Entry<'_>>, ParseError> {
     Parser::new(input, format, limits).collect()
 }

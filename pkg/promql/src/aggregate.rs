@@ -10,7 +10,7 @@ use promql_parser::parser::{AggregateExpr, LabelModifier};
 use strata_model::{Labels, METRIC_NAME};
 
 use crate::error::QueryError;
-use crate::eval::{Collector, Evaluator, StepSeries, Val};
+use crate::eval::{Collector, Evaluator, LabelsMap, StepSeries, Val};
 use crate::mathx::{fmt_g, format_float_label, kahan_inc, quantile};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -209,15 +209,19 @@ pub(crate) fn eval_aggregate(ev: &Evaluator, a: &AggregateExpr) -> Result<Val, Q
 
     // Group every input series once.
     let mut group_of: Vec<usize> = Vec::with_capacity(input.len());
-    let mut group_index: HashMap<Labels, usize> = HashMap::new();
+    let mut group_index: LabelsMap<usize> = LabelsMap::default();
     let mut group_lbls: Vec<Labels> = Vec::new();
     for s in input.iter() {
         let g = group_labels(&s.labels, &a.modifier);
-        let next = group_lbls.len();
-        let id = *group_index.entry(g.clone()).or_insert_with(|| {
-            group_lbls.push(g);
-            next
-        });
+        let id = match group_index.get(&g) {
+            Some(&id) => id,
+            None => {
+                let id = group_lbls.len();
+                group_index.insert(g.clone(), id);
+                group_lbls.push(g);
+                id
+            }
+        };
         group_of.push(id);
     }
     let ngroups = group_lbls.len();

@@ -7,7 +7,7 @@ use promql_parser::parser::{BinaryExpr, LabelModifier, PosRange, VectorMatchCard
 use strata_model::{Labels, METRIC_NAME};
 
 use crate::error::QueryError;
-use crate::eval::{Collector, Evaluator, StepSeries, Val};
+use crate::eval::{Collector, Evaluator, LabelsMap, StepSeries, Val};
 use crate::nh_binop::{elem as nh_elem, op_str as nh_op_str, Elem, Operand};
 
 /// A binary operator.
@@ -324,7 +324,7 @@ impl Matching {
 
     /// Interns each series' signature; returns a signature id per series and the id count.
     fn sig_ids(&self, sides: &[&[StepSeries]]) -> (Vec<Vec<usize>>, usize) {
-        let mut map: HashMap<Labels, usize> = HashMap::new();
+        let mut map: LabelsMap<usize> = LabelsMap::default();
         let mut out = Vec::new();
         for side in sides {
             let ids = side

@@ -7,7 +7,7 @@ use strata_model::histogram::FloatHistogram;
 use strata_model::Labels;
 
 use crate::error::QueryError;
-use crate::eval::{Collector, Evaluator, StepSeries, Val};
+use crate::eval::{Collector, Evaluator, LabelsMap, StepSeries, Val};
 use crate::functions::{scalar_arg, vector_arg};
 use crate::mathx::{
     bucket_fraction, bucket_quantile, fmt_g, fmt_g_prec, format_openmetrics_float, rfc3339, Bucket,
@@ -177,7 +177,7 @@ fn classic_buckets(
     mut f: impl FnMut(usize, &str, &mut Vec<Bucket>) -> f64,
 ) -> Result<Val, QueryError> {
     let n = ev.n();
-    let mut group_index: HashMap<Labels, usize> = HashMap::new();
+    let mut group_index: LabelsMap<usize> = LabelsMap::default();
     let mut group_labels: Vec<Labels> = Vec::new();
     let mut series_group: Vec<Option<(usize, f64)>> = Vec::with_capacity(input.len());
     let mut bad_le: Vec<(String, String)> = Vec::new();

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tonic::Code;
 
 use crate::command::{Command, CommandResponse};
+use crate::distributors::RingContents;
 use crate::error::RingError;
 use crate::instance::{InstanceId, RingDesc};
 use crate::raft::network::channel;
@@ -153,7 +154,7 @@ impl RemoteRing {
             .into_inner();
         while let Some(msg) = stream.next().await {
             let state: RingState = msg.map_err(rpc_err)?;
-            let desc: RingDesc =
+            let contents: RingContents =
                 serde_json::from_slice(&state.ring).map_err(|source| RingError::Codec {
                     what: "decode watched ring",
                     source,
@@ -163,7 +164,7 @@ impl RemoteRing {
                     return false;
                 }
                 *cur = AppliedRing {
-                    ring: Ring::new(desc),
+                    ring: Ring::from_contents(contents),
                     applied_index: state.applied_index,
                 };
                 true

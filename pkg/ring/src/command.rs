@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::distributors::RingContents;
 use crate::instance::{HaElection, HaKey, InstanceDesc, InstanceId, InstanceState, RingDesc};
 use crate::tokens::spread_tokens;
 
@@ -52,6 +53,29 @@ pub enum Command {
         /// How long the elected replica may stay silent before another takes over.
         failover_timeout_ms: i64,
     },
+    /// Registers a distributor, or re-registers it after a restart (keeping the first
+    /// `registered_at_ms`). Distributors own no tokens (see [`crate::distributors`]).
+    DistributorJoin {
+        /// The distributor as it wants to be registered.
+        instance: InstanceDesc,
+    },
+    /// Changes a distributor's state; with `only_from`, only if its state is that one.
+    DistributorUpdate {
+        /// The distributor.
+        id: InstanceId,
+        /// The new state.
+        state: InstanceState,
+        /// Applies only from this state (the leader's judgement may be stale).
+        only_from: Option<InstanceState>,
+    },
+    /// Removes a distributor (graceful shutdown, or long silent); with `only_from`, only if
+    /// its state is that one.
+    DistributorLeave {
+        /// The distributor.
+        id: InstanceId,
+        /// Applies only from this state.
+        only_from: Option<InstanceState>,
+    },
 }
 
 /// What applying a [`Command`] produced.
@@ -75,9 +99,65 @@ pub enum CommandResponse {
     None,
 }
 
-/// Applies `cmd` to `ring`.
+/// Applies `cmd` to everything the state machine holds: distributor commands to the
+/// distributors, the others to the ring ([`apply`]); `Forget` removes the id from both.
+pub fn apply_contents(contents: &mut RingContents, cmd: &Command) -> CommandResponse {
+    let distributors = &mut contents.distributors;
+    match cmd {
+        Command::DistributorJoin { instance } => {
+            if instance.id.as_str().is_empty() {
+                return CommandResponse::Rejected("distributor join: empty id".to_string());
+            }
+            let mut inst = instance.clone();
+            inst.tokens.clear();
+            if let Some(old) = distributors.get(&inst.id) {
+                inst.registered_at_ms = old.registered_at_ms;
+            }
+            distributors.insert(inst.id.clone(), inst.clone());
+            CommandResponse::Instance(inst)
+        }
+        Command::DistributorUpdate {
+            id,
+            state,
+            only_from,
+        } => match distributors.get_mut(id) {
+            Some(inst) if only_from.is_none_or(|s| s == inst.state) => {
+                inst.state = *state;
+                CommandResponse::Instance(inst.clone())
+            }
+            Some(inst) => CommandResponse::Rejected(format!(
+                "distributor {id} is {}, not {}",
+                inst.state,
+                only_from.map_or_else(String::new, |s| s.to_string())
+            )),
+            None => CommandResponse::Rejected(format!("no distributor {id}")),
+        },
+        Command::DistributorLeave { id, only_from } => match distributors.get(id) {
+            Some(inst) if only_from.is_some_and(|s| s != inst.state) => {
+                CommandResponse::Rejected(format!("distributor {id} is {}", inst.state))
+            }
+            _ => {
+                distributors.remove(id);
+                CommandResponse::Removed
+            }
+        },
+        Command::Forget { id } => {
+            distributors.remove(id);
+            apply(&mut contents.desc, cmd)
+        }
+        other => apply(&mut contents.desc, other),
+    }
+}
+
+/// Applies `cmd` to `ring` (the ingester ring and HA elections); distributor commands are
+/// rejected here, they need [`apply_contents`].
 pub fn apply(ring: &mut RingDesc, cmd: &Command) -> CommandResponse {
     match cmd {
+        Command::DistributorJoin { .. }
+        | Command::DistributorUpdate { .. }
+        | Command::DistributorLeave { .. } => CommandResponse::Rejected(
+            "distributor commands apply to the ring's contents, not the ingester ring".to_string(),
+        ),
         Command::Join {
             instance,
             token_count,

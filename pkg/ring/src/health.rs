@@ -114,6 +114,11 @@ pub struct HealthView {
 }
 
 impl HealthView {
+    /// The heartbeat timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Whether heartbeat age is being judged (a leader is known).
     pub fn judging(&self) -> bool {
         self.judging_since.is_some()

@@ -29,6 +29,9 @@
 //!   [`RingNode::health`], [`RingNode::status`], [`RingNode::change_voters`]); [`raft`] holds the openraft log store,
 //!   state machine and network.
 //! - Non-voters: [`RemoteRing`] (follow, propose, heartbeat).
+//! - Distributors: registered beside the ring ([`RingContents`], [`Ring::distributors`]),
+//!   marked UNHEALTHY by the leader when silent ([`distributor_housekeeping`]), counted by
+//!   [`healthy_distributors`] to share the ingestion rate (see [`distributors`]).
 //! - An instance's own lifecycle: [`Lifecycler`] (pure `step(&ring) -> Vec<Action>`) and
 //!   [`InstanceFile`] (id and tokens persisted across restarts).
 //!
@@ -68,6 +71,7 @@
 
 mod client;
 pub mod command;
+pub mod distributors;
 mod error;
 mod hash;
 mod health;
@@ -81,6 +85,9 @@ mod tokens;
 
 pub use client::RemoteRing;
 pub use command::{Command, CommandResponse};
+pub use distributors::{
+    distributor_heartbeat_id, distributor_housekeeping, healthy_distributors, RingContents,
+};
 pub use error::RingError;
 pub use health::{HealthView, HeartbeatTracker};
 pub use instance::{HaElection, HaKey, InstanceDesc, InstanceId, InstanceState, RingDesc, Token};

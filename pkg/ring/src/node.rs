@@ -122,6 +122,10 @@ struct NodeInner {
     sm: StateMachineStore,
     heartbeats: Arc<HeartbeatTracker>,
     liveness_task: JoinHandle<()>,
+    /// Set when the process shuts down: ends the watch streams this voter serves, so the
+    /// gRPC server's graceful shutdown does not wait for them (they never end on their own)
+    /// and followers move to another voter at once.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Drop for NodeInner {
@@ -159,6 +163,7 @@ impl RingNode {
                 sm,
                 heartbeats,
                 liveness_task,
+                closing: tokio::sync::watch::Sender::new(false),
             }),
         })
     }
@@ -201,6 +206,19 @@ impl RingNode {
     /// The gRPC service to add to the process's tonic server.
     pub fn service(&self) -> RingServer<RingService> {
         RingServer::new(RingService::new(self.clone()))
+    }
+
+    /// Ends every watch stream this voter serves, now and from now on (shutdown).
+    pub fn close_streams(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Resolves once [`RingNode::close_streams`] was called.
+    pub(crate) fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.inner.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
     }
 
     /// The Raft handle (for the service and for status pages).

@@ -22,6 +22,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::distributors::{RingContents, RingContentsRef};
 use crate::error::RingError;
 use crate::instance::{InstanceDesc, InstanceId, InstanceState, RingDesc, Token};
 
@@ -134,10 +135,37 @@ struct Inner {
     tokens: Vec<(Token, usize)>,
     /// Distinct zones, sorted.
     zones: Vec<String>,
+    /// Registered distributors (never part of lookups).
+    distributors: BTreeMap<InstanceId, InstanceDesc>,
 }
 
 impl Ring {
-    /// Builds the lookup structure for `desc`.
+    /// Builds the lookup structure for everything the state machine holds.
+    pub fn from_contents(contents: RingContents) -> Self {
+        let mut ring = Self::new(contents.desc);
+        if !contents.distributors.is_empty() {
+            if let Some(inner) = Arc::get_mut(&mut ring.inner) {
+                inner.distributors = contents.distributors;
+            }
+        }
+        ring
+    }
+
+    /// Registered distributors by id (see [`crate::distributors`]).
+    pub fn distributors(&self) -> &BTreeMap<InstanceId, InstanceDesc> {
+        &self.inner.distributors
+    }
+
+    /// JSON of the ring's contents (ring and distributors), as snapshots and the watch
+    /// stream carry them.
+    pub fn encode_contents(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(&RingContentsRef {
+            desc: &self.inner.desc,
+            distributors: &self.inner.distributors,
+        })
+    }
+
+    /// Builds the lookup structure for `desc` (no distributors).
     pub fn new(desc: impl Into<Arc<RingDesc>>) -> Self {
         let desc: Arc<RingDesc> = desc.into();
         let instances: Vec<InstanceDesc> = desc.instances.values().cloned().collect();
@@ -154,6 +182,7 @@ impl Ring {
                 instances,
                 tokens,
                 zones: zones.into_iter().collect(),
+                distributors: BTreeMap::new(),
             }),
         }
     }

@@ -49,7 +49,13 @@ pub(crate) fn ring_state(
     term: u64,
 ) -> Result<RingState, Status> {
     Ok(RingState {
-        ring: encode("encode watched ring", applied.ring.desc().as_ref())?,
+        ring: applied.ring.encode_contents().map_err(|source| {
+            RingError::Codec {
+                what: "encode watched ring",
+                source,
+            }
+            .to_status()
+        })?,
         applied_index: applied.applied_index,
         leader_id: leader.unwrap_or(0),
         term,
@@ -128,6 +134,8 @@ impl RingRpc for RingService {
             };
             ring_state(&applied, leader, term)
         });
+        // Ends when the process shuts down (see `RingNode::close_streams`).
+        let stream = stream.take_until(self.node.closed());
         Ok(Response::new(Box::pin(stream)))
     }
 

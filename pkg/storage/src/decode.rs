@@ -176,7 +176,11 @@ impl Series {
                     return Ok(None);
                 }
                 last_t = Some(s.t);
-                if s.t >= start && s.t <= end {
+                if s.t > end {
+                    // Sorted within the chunk, and later chunks start after this one.
+                    break;
+                }
+                if s.t >= start {
                     floats.push(s);
                 }
             }
@@ -185,6 +189,9 @@ impl Series {
                     index,
                     source: e.clone(),
                 });
+            }
+            if last_t.is_some_and(|l| l > end) {
+                break;
             }
         }
         Ok(Some(DecodedSamples {

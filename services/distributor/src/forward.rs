@@ -22,6 +22,10 @@ use crate::error::{DistributorError, PushError};
 
 /// How long a lazy connection attempt may take before the push fails as unavailable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often an ingester connection is pinged (HTTP/2), idle or not.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long a ping may go unanswered before the connection is dropped and remade.
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The hash `strata_model::Labels::stable_hash` gives for these labels, which must already be
 /// sorted by name with unique names (as validation leaves them).
@@ -166,7 +170,12 @@ impl Forwarder {
                     reason: e.to_string(),
                 })?
                 .connect_timeout(CONNECT_TIMEOUT.min(timeout.max(Duration::from_millis(1))))
-                .tcp_nodelay(true);
+                .tcp_nodelay(true)
+                // A connection cut off mid-stream (network partition) is found dead within a few
+                // seconds and replaced, instead of being reused until TCP gives up.
+                .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+                .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+                .keep_alive_while_idle(true);
             let client = IngesterClient::new(endpoint.connect_lazy())
                 // The ingester's own decode limit is what bounds a push.
                 .max_encoding_message_size(usize::MAX)

@@ -39,7 +39,10 @@ use tokio::sync::watch;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{DistributorError, PushError};
-use crate::forward::{series_hash, status_error, tenant_hash, ForwardOutcome, CONNECT_TIMEOUT};
+use crate::forward::{
+    series_hash, status_error, tenant_hash, ForwardOutcome, CONNECT_TIMEOUT, KEEPALIVE_INTERVAL,
+    KEEPALIVE_TIMEOUT,
+};
 
 /// A live view of the committed ring and of instance health.
 #[derive(Clone)]
@@ -151,7 +154,12 @@ impl Replicator {
                 message: format!("invalid ingester address in the ring: {e}"),
             })?
             .connect_timeout(CONNECT_TIMEOUT.min(self.timeout.max(Duration::from_millis(1))))
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            // A connection cut off mid-stream (network partition) is found dead within a few
+            // seconds and replaced, instead of being reused until TCP gives up.
+            .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
+            .keep_alive_timeout(KEEPALIVE_TIMEOUT)
+            .keep_alive_while_idle(true);
         let client = IngesterClient::new(endpoint.connect_lazy())
             .max_encoding_message_size(usize::MAX)
             .max_decoding_message_size(16 << 20);

@@ -70,6 +70,25 @@ impl Iterator for SeriesBatches {
     }
 }
 
+impl Ingester {
+    /// A tenant's series matching `matchers` with their chunks overlapping `[start, end]`,
+    /// head and blocks merged: what `QueryStream` sends, for in-process readers too (a
+    /// querier in the same process calls this instead of crossing gRPC).
+    pub async fn select(
+        &self,
+        tenant: &TenantId,
+        start: i64,
+        end: i64,
+        matchers: Vec<strata_model::Matcher>,
+    ) -> Result<Vec<Series>, IngesterError> {
+        self.metrics.queries.inc();
+        let q = self.db.querier(tenant, start, end);
+        let series = read(&q, move |q| q.select_series(start, end, &matchers)).await?;
+        tracing::debug!(tenant = %tenant, series = series.len(), "select");
+        Ok(series)
+    }
+}
+
 #[tonic::async_trait]
 impl IngesterService for Ingester {
     async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
@@ -85,14 +104,12 @@ impl IngesterService for Ingester {
         &self,
         request: Request<QueryRequest>,
     ) -> Result<Response<Self::QueryStreamStream>, Status> {
-        self.metrics.queries.inc();
         let req = request.into_inner();
         let tenant = tenant("query_stream", &req.tenant)?;
         let matchers = convert::matchers_from_proto(&req.matchers)?;
-        let q = self.db.querier(&tenant, req.start_ms, req.end_ms);
-        let (start, end) = (req.start_ms, req.end_ms);
-        let series = read(&q, move |q| q.select_series(start, end, &matchers)).await?;
-        tracing::debug!(tenant = %tenant, series = series.len(), "query stream");
+        let series = self
+            .select(&tenant, req.start_ms, req.end_ms, matchers)
+            .await?;
         Ok(Response::new(tokio_stream::iter(SeriesBatches {
             series: series.into_iter(),
             batch_size: self.cfg.query_stream_batch_size.max(1),

@@ -115,6 +115,20 @@ impl Querier {
         Self::build(cfg, pool, lookback_delta_ms, multitenancy_enabled, registry)
     }
 
+    /// Builds the querier over this process' only ingester: selects by function call
+    /// through `local`, other reads over gRPC to `addr`, the same ingester.
+    pub fn with_local_ingester(
+        cfg: QuerierConfig,
+        addr: String,
+        local: Arc<dyn ingester_querier::LocalReader>,
+        multitenancy_enabled: bool,
+        registry: &mut Registry,
+    ) -> Result<Arc<Self>, QuerierError> {
+        let lookback_delta_ms = Self::check(&cfg)?;
+        let pool = Arc::new(IngesterPool::with_local(addr, local)?);
+        Self::build(cfg, pool, lookback_delta_ms, multitenancy_enabled, registry)
+    }
+
     /// Builds the querier over the ingesters the ring names for each read (see
     /// [`ring_targets`]), tolerating as many failed ingesters as replication allows.
     pub fn with_ring(

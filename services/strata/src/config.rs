@@ -40,6 +40,28 @@ pub struct Config {
     pub runtime_config: RuntimeConfigConfig,
     /// Test-only switches; never set in production.
     pub debug: DebugConfig,
+    /// The scraping agent (target `agent`).
+    pub agent: AgentConfig,
+}
+
+/// The scraping agent (target `agent`, see `agent.rs`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// The Prometheus configuration file (`prometheus.yml`) the agent runs; required by
+    /// target `agent`.
+    pub config_file: String,
+    /// Where the agent keeps its remote-write queue; empty: `<data_dir>/agent`.
+    pub data_dir: String,
+    /// This agent's share of targets, `i/n`: N agents with `0/N` … `N-1/N` split targets by
+    /// a hash of their address, none scraped twice. Empty: every target.
+    pub shard: String,
+    /// Bytes of queued data kept per remote-write endpoint at most; the oldest is dropped
+    /// past it. 0: no cap.
+    pub max_disk_bytes_per_endpoint: u64,
+    /// Age of queued data kept per endpoint at most. 0s: no cap.
+    #[serde(with = "strata_config::duration")]
+    pub max_age_per_endpoint: Duration,
 }
 
 /// Test-only switches for crash tests.
@@ -68,6 +90,7 @@ impl Default for Config {
             limits: TenantLimits::default(),
             runtime_config: RuntimeConfigConfig::default(),
             debug: DebugConfig::default(),
+            agent: AgentConfig::default(),
         }
     }
 }
@@ -195,6 +218,12 @@ pub struct RingConfig {
     /// within this window.
     #[serde(with = "strata_config::duration")]
     pub shuffle_sharding_lookback: Duration,
+    /// This distributor's id among the distributors registered in the ring; empty: the
+    /// host name.
+    pub distributor_id: String,
+    /// Divide each tenant's ingestion rate and burst by the healthy distributors registered
+    /// in the ring (default); false, or without a ring: by `distributor.instances`.
+    pub distributor_instances_from_ring: bool,
 }
 
 impl Default for RingConfig {
@@ -211,6 +240,8 @@ impl Default for RingConfig {
             election_timeout: Duration::from_secs(1),
             ingestion_tenant_shard_size: 0,
             shuffle_sharding_lookback: Duration::from_secs(13 * 3600),
+            distributor_id: String::new(),
+            distributor_instances_from_ring: true,
         }
     }
 }
@@ -338,7 +369,7 @@ fn flag_table() -> Vec<Flag> {
             Int,
             "exemplars kept per tenant in a circular buffer; 0 stores none (per tenant: ingester.tenant_overrides in YAML)",
         ),
-        f("target", "target", String, "comma-separated components to run: all, distributor, ingester, querier, ring"),
+        f("target", "target", String, "comma-separated components to run: all, distributor, ingester, querier, ring; agent (a scraping agent, not part of all)"),
         f("ring.voters", "ring.voters", List, "comma-separated gRPC addresses of the ring's Raft voters, in the same order on every process; empty: this process (target ring) is the only voter"),
         f("ring.node-id", "ring.node_id", String, "this ingester's instance id in the ring; empty: the persisted id, else the host name"),
         f("ingester.availability-zone", "ring.availability_zone", String, "this ingester's availability zone"),
@@ -376,7 +407,9 @@ fn flag_table() -> Vec<Flag> {
         f("runtime-config.reload-period", "runtime_config.reload_period", Duration, "how often the runtime config file is re-read"),
         f("distributor.ingestion-rate-limit", "limits.ingestion_rate", Float, "per-tenant ingestion rate, samples/s across all distributors (429 above)"),
         f("distributor.ingestion-burst-size", "limits.ingestion_burst_size", Int, "per-tenant ingestion burst, samples across all distributors"),
-        f("distributor.instances", "distributor.instances", Int, "healthy distributors sharing each tenant's rate and burst (distributors do not register in the ring)"),
+        f("distributor.instances", "distributor.instances", Int, "distributors sharing each tenant's rate and burst when they are not counted in the ring (no ring, or -distributor.instances-from-ring=false)"),
+        f("distributor.instances-from-ring", "ring.distributor_instances_from_ring", Bool, "divide each tenant's rate and burst by the healthy distributors registered in the ring; false: by -distributor.instances"),
+        f("distributor.ring.instance-id", "ring.distributor_id", String, "this distributor's id in the ring's distributor list; empty: the host name"),
         f("ingester.max-global-series-per-user", "limits.max_global_series_per_user", Int, "in-memory series per tenant across the cluster, before replication; 0 disables (400 above)"),
         f("ingester.max-global-series-per-metric", "limits.max_global_series_per_metric", Int, "in-memory series per metric name per tenant across the cluster; 0 disables (400 above)"),
         f("distributor.ha-tracker.enable", "distributor.ha_tracker.enable_ha_tracker", Bool, "deduplicate HA Prometheus pairs for tenants with accept_ha_samples"),
@@ -385,6 +418,11 @@ fn flag_table() -> Vec<Flag> {
         f("distributor.ha-tracker.cluster", "limits.ha_cluster_label", String, "label naming a tenant's HA cluster"),
         f("distributor.ha-tracker.replica", "limits.ha_replica_label", String, "label naming an HA replica; removed before storing"),
         f("querier.max-concurrent", "querier.max_concurrent", Int, "queries evaluated at once; more wait in a queue"),
+        f("agent.config-file", "agent.config_file", String, "target agent: the Prometheus configuration file (prometheus.yml) to run; reloaded on SIGHUP and POST /-/reload"),
+        f("agent.data-dir", "agent.data_dir", String, "target agent: directory of the remote-write queue; empty means <data.dir>/agent"),
+        f("agent.shard", "agent.shard", String, "target agent: this agent's share of targets as i/n (0 <= i < n), split by a hash of __address__; empty scrapes every target"),
+        f("agent.max-disk-bytes-per-endpoint", "agent.max_disk_bytes_per_endpoint", Int, "target agent: bytes of unsent data kept per remote-write endpoint, oldest dropped past it; 0 disables"),
+        f("agent.max-age-per-endpoint", "agent.max_age_per_endpoint", Duration, "target agent: age of unsent data kept per remote-write endpoint; 0s disables"),
     ]
 }
 

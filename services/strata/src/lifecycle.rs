@@ -6,6 +6,8 @@
 //!  loop (every ring change and every -ring.heartbeat-period):
 //!         Lifecycler::step(ring) ─► proposals (Join, UpdateState) and token persistence
 //!         heartbeat to every voter
+//!  /ready: 503 with the ring state until the committed ring holds it ACTIVE (200 while the
+//!         ring forms, so voters started one by one do not wait for each other)
 //!  SIGTERM: LEAVING (the entry stays, with its tokens, for the restart)
 //!  POST /ingester/shutdown: flush (blocks + WAL checkpoint), LEAVING, Leave, exit
 //! ```
@@ -39,6 +41,12 @@ pub struct IngesterLifecycle {
     file: InstanceFile,
     id: InstanceId,
     stopping: AtomicBool,
+    /// No instance file at start: this ingester never joined a ring before.
+    first_start: bool,
+    /// When a Raft leader was last known (process start at first), and how long none may
+    /// be known before a voter stops holding its peers up (see `forming`).
+    leader_seen: parking_lot::Mutex<std::time::Instant>,
+    leaderless_grace: Duration,
 }
 
 /// The instance id to use: the flag, else the persisted one, else the host name.
@@ -75,6 +83,7 @@ impl IngesterLifecycle {
             .context("load ring instance file")?
             .context("load ring instance file")?;
         let id = instance_id(&cfg.ring.node_id, persisted.as_ref().map(|p| &p.id));
+        let first_start = persisted.is_none();
         let reused = persisted
             .as_ref()
             .is_some_and(|p| p.id == id && p.zone == cfg.ring.availability_zone);
@@ -95,6 +104,9 @@ impl IngesterLifecycle {
             file,
             id,
             stopping: AtomicBool::new(false),
+            first_start,
+            leader_seen: parking_lot::Mutex::new(std::time::Instant::now()),
+            leaderless_grace: (cfg.ring.election_timeout * 2).max(cfg.ring.heartbeat_timeout),
         });
         let period = cfg.ring.heartbeat_period;
         tokio::spawn(Arc::clone(&this).run(period));
@@ -173,6 +185,38 @@ impl IngesterLifecycle {
         ok
     }
 
+    /// Whether this voter must not hold its peers up: its peers have to be able to start
+    /// (one after another, as Kubernetes' ordered start does) for a leader to exist at all.
+    /// True for a brand-new ingester (no instance file at start) while nothing was ever
+    /// committed and no leader is known, and for any voter that has known no leader for
+    /// `leaderless_grace` (a whole cluster restarting). A restart within a working cluster
+    /// hears from the leader well within that grace, so it waits until it is ACTIVE.
+    fn forming(&self) -> bool {
+        let Some(status) = self.ring.status() else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        let mut seen = self.leader_seen.lock();
+        if status.leader.is_some() {
+            *seen = now;
+            return false;
+        }
+        (self.first_start && self.ring.applied().applied_index == 0)
+            || now.duration_since(*seen) >= self.leaderless_grace
+    }
+
+    /// Why this ingester is not ready for traffic as the ring sees it: `None` once the
+    /// committed ring holds it ACTIVE, else its state there (or that it is not there yet).
+    pub fn not_ready_reason(&self) -> Option<String> {
+        match self.ring.ring().instance(&self.id) {
+            None => Some(format!("ingester {} is not in the ring yet", self.id)),
+            Some(i) if i.state != InstanceState::Active => {
+                Some(format!("ingester {} is {} in the ring", self.id, i.state))
+            }
+            Some(_) => None,
+        }
+    }
+
     /// Marks the ingester LEAVING (graceful shutdown) and, with `unregister`, removes it from
     /// the ring; stops the loop. Waits at most a few seconds per proposal.
     pub async fn leave(&self, unregister: bool) {
@@ -204,6 +248,36 @@ impl IngesterLifecycle {
     }
 }
 
+/// Middleware for `/ready`: 503 naming the ingester's ring state until the committed ring
+/// holds it ACTIVE; then the usual checks answer. Other paths pass through. One exception:
+/// a brand-new ingester while the ring is still forming (see `forming`) answers 200, so
+/// voters started one after another, each waiting for the previous one's readiness, do not
+/// wait for each other forever.
+pub async fn ready_gate(
+    axum::extract::State(lc): axum::extract::State<Arc<IngesterLifecycle>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if req.uri().path() == "/ready" {
+        if lc.forming() {
+            return (
+                axum::http::StatusCode::OK,
+                "ready\nforming the ring: no leader elected yet; start the other voters\n",
+            )
+                .into_response();
+        }
+        if let Some(why) = lc.not_ready_reason() {
+            return (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready\n{why}\n"),
+            )
+                .into_response();
+        }
+    }
+    next.run(req).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +288,101 @@ mod tests {
         assert_eq!(instance_id("flag", Some(&p)).as_str(), "flag");
         assert_eq!(instance_id("", Some(&p)).as_str(), "persisted");
         assert!(!instance_id("", None).as_str().is_empty());
+    }
+
+    async fn ready_status(app: &axum::Router) -> (u16, String) {
+        use tower::ServiceExt as _;
+        let req = axum::http::Request::get("/ready")
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let resp = app.clone().oneshot(req).await.expect("answer");
+        let status = resp.status().as_u16();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// `/ready` while the ring forms (not bootstrapped, never a leader): 200, saying so; then
+    /// 200 once the ring holds the ingester ACTIVE; 503 naming the state when it is not
+    /// (LEAVING); and after a restart, 503 until it is ACTIVE again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ready_only_once_active_in_the_ring() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut cfg = Config {
+            target: "ingester,ring".into(),
+            data_dir: dir.path().display().to_string(),
+            ..Default::default()
+        };
+        cfg.ring.node_id = "ing-1".into();
+        cfg.ring.heartbeat_period = Duration::from_millis(50);
+        cfg.ring.election_timeout = Duration::from_millis(100);
+        let targets = [
+            crate::modules::Target::Ring,
+            crate::modules::Target::Ingester,
+        ];
+        let ring = RingHandle::open(&cfg, &targets)
+            .await
+            .expect("open ring")
+            .expect("a voter");
+        let lc = IngesterLifecycle::start(&cfg, Arc::clone(&ring))
+            .await
+            .expect("start lifecycle");
+        let app = axum::Router::new()
+            .route("/ready", axum::routing::get(|| async { "ready\n" }))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&lc),
+                ready_gate,
+            ));
+        let (status, body) = ready_status(&app).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("forming the ring"), "{body}");
+        assert_eq!(
+            lc.not_ready_reason().as_deref(),
+            Some("ingester ing-1 is not in the ring yet")
+        );
+
+        ring.bootstrap().await.expect("bootstrap");
+        let end = tokio::time::Instant::now() + Duration::from_secs(10);
+        while lc.not_ready_reason().is_some() {
+            assert!(tokio::time::Instant::now() < end, "never ACTIVE");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(ready_status(&app).await, (200, "ready\n".to_string()));
+        // LEAVING on shutdown: not ready any more, and the answer says why.
+        lc.leave(false).await;
+        let (status, body) = ready_status(&app).await;
+        assert_eq!(status, 503);
+        assert!(body.contains("ing-1 is LEAVING in the ring"), "{body}");
+        ring.shutdown().await;
+        drop((app, lc, ring));
+
+        // A restart (instance file on disk): 503 with the stored state until ACTIVE again.
+        let ring = RingHandle::open(&cfg, &targets)
+            .await
+            .expect("reopen ring")
+            .expect("a voter");
+        let lc = IngesterLifecycle::start(&cfg, Arc::clone(&ring))
+            .await
+            .expect("restart lifecycle");
+        assert!(!lc.first_start);
+        let app = axum::Router::new()
+            .route("/ready", axum::routing::get(|| async { "ready\n" }))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&lc),
+                ready_gate,
+            ));
+        let (status, body) = ready_status(&app).await;
+        assert_eq!(status, 503, "{body}");
+        ring.bootstrap().await.expect("bootstrap is a no-op now");
+        let end = tokio::time::Instant::now() + Duration::from_secs(10);
+        while ready_status(&app).await.0 != 200 {
+            assert!(
+                tokio::time::Instant::now() < end,
+                "never ready after restart"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        ring.shutdown().await;
     }
 }

@@ -1,11 +1,13 @@
 //! `strata`: one binary for every component. `-target` picks which run in this process;
 //! `all` (the default) runs them together, talking over the same gRPC interfaces as a cluster
-//! (except pushes to the process' own, only ingester: a function call, see `local.rs`).
+//! (except the process' own, only ingester, reached by function call: see `local.rs`).
 //! See `modules.rs` for the components and their order, `config.rs` for flags, `ring.rs`,
 //! `lifecycle.rs` and `ring_pages.rs` for the ring (voter or follower, the ingester's place
 //! in it, its pages).
 
+mod agent;
 mod config;
+mod distributor_ring;
 mod lifecycle;
 mod limits;
 mod local;
@@ -149,8 +151,14 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     let ring = ring::RingHandle::open(&cfg, &targets).await?;
     if let Some(r) = &ring {
         app = app.merge(ring_pages::router(Arc::clone(r)));
+        if r.node().is_some() {
+            // The leader marks silent distributors UNHEALTHY (see distributor_ring.rs).
+            distributor_ring::spawn_housekeeping(Arc::clone(r), cfg.ring.heartbeat_period);
+        }
     }
+    let mut distributor_reg: Option<Arc<distributor_ring::DistributorRing>> = None;
     let ring_placement = cfg.uses_ring_placement();
+    let mut scrape_agent: Option<Arc<strata_agent::Agent>> = None;
 
     for t in &targets {
         match t {
@@ -245,6 +253,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                 }
                 .context("start distributor")?;
                 runtime.attach(Arc::clone(d.overrides()));
+                if let Some(r) = &ring {
+                    distributor_reg = Some(register_distributor(&cfg, r, &d, &mut registry));
+                }
                 let ha = &cfg.distributor.ha_tracker;
                 match (&ring, ha.enable_ha_tracker) {
                     (Some(r), true) => {
@@ -279,15 +290,29 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
                         cfg.multitenancy_enabled,
                         &mut registry,
                     ),
-                    _ => strata_querier::Querier::new(
-                        cfg.querier.clone(),
-                        ingester_addrs.clone(),
-                        cfg.multitenancy_enabled,
-                        &mut registry,
-                    ),
+                    _ => match &local_ingester {
+                        Some(ing) => strata_querier::Querier::with_local_ingester(
+                            cfg.querier.clone(),
+                            cfg.server.advertised_grpc_address(),
+                            Arc::new(local::InProcessIngester(Arc::clone(ing))),
+                            cfg.multitenancy_enabled,
+                            &mut registry,
+                        ),
+                        None => strata_querier::Querier::new(
+                            cfg.querier.clone(),
+                            ingester_addrs.clone(),
+                            cfg.multitenancy_enabled,
+                            &mut registry,
+                        ),
+                    },
                 }
                 .context("start querier")?;
                 app = app.merge(q.router());
+            }
+            Target::Agent => {
+                let (a, routes) = agent::start(&cfg, &mut registry).await?;
+                app = app.merge(routes);
+                scrape_agent = Some(a);
             }
         }
         services.set(t.name(), State::Running);
@@ -322,12 +347,18 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         config_yaml: Arc::new(serde_yaml::to_string(&cfg).unwrap_or_default()),
         ready_checks: Arc::new(ready_checks),
     };
-    let app = app
-        .merge(server::ops_router(ops))
-        .layer(axum::middleware::from_fn_with_state(
-            http_metrics,
-            server::track,
+    let mut app = app.merge(server::ops_router(ops));
+    if let Some(lc) = &lifecycle {
+        // /ready answers 200 only once the ring holds this ingester ACTIVE.
+        app = app.layer(axum::middleware::from_fn_with_state(
+            Arc::clone(lc),
+            lifecycle::ready_gate,
         ));
+    }
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        http_metrics,
+        server::track,
+    ));
 
     tokio::spawn(wait_for_signal(Arc::clone(&shutdown_tx)));
     let grpc = if grpc_task.is_some() {
@@ -348,10 +379,22 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     for t in &targets {
         services.set(t.name(), State::Stopping);
     }
+    // The ring's watch streams never end on their own: end them, or the gRPC server's
+    // graceful shutdown waits for them until the grace period runs out.
+    if let Some(n) = ring.as_ref().and_then(|r| r.node()) {
+        n.close_streams();
+    }
+    if let Some(a) = &scrape_agent {
+        // No stale markers: a restarted agent continues the series.
+        a.shutdown().await;
+    }
     // LEAVING first, while the voters still answer; the WAL already holds every
     // acknowledged sample. (After /ingester/shutdown the ingester has left already.)
     if let Some(lc) = &lifecycle {
         lc.leave(false).await;
+    }
+    if let Some(d) = &distributor_reg {
+        d.leave().await;
     }
     let drained = tokio::time::timeout(grace, async {
         let h = http_task.await;
@@ -373,6 +416,46 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         r.shutdown().await;
     }
     Ok(())
+}
+
+/// Registers this process' distributor in the ring; unless
+/// `-distributor.instances-from-ring=false`, its share of each tenant's rate follows the
+/// healthy distributors there (exported as `strata_distributor_instances`).
+fn register_distributor(
+    cfg: &Config,
+    ring: &Arc<ring::RingHandle>,
+    d: &Arc<strata_distributor::Distributor>,
+    registry: &mut Registry,
+) -> Arc<distributor_ring::DistributorRing> {
+    use prometheus_client::metrics::gauge::Gauge;
+    let gauge: Gauge = Gauge::default();
+    registry.register(
+        "strata_distributor_instances",
+        "Distributors sharing each tenant's ingestion rate and burst, as this one counts them",
+        gauge.clone(),
+    );
+    let from_ring = cfg.ring.distributor_instances_from_ring;
+    let fixed = cfg.distributor.instances.max(1);
+    gauge.set(fixed as i64);
+    let d = Arc::clone(d);
+    let on_count = Box::new(move |n: usize| {
+        if from_ring {
+            d.set_instances(n);
+            gauge.set(n as i64);
+        }
+    });
+    let id = if cfg.ring.distributor_id.is_empty() {
+        distributor_ring::host_name()
+    } else {
+        cfg.ring.distributor_id.clone()
+    };
+    distributor_ring::DistributorRing::start(
+        Arc::clone(ring),
+        strata_ring::InstanceId::new(id),
+        distributor_ring::http_address(cfg),
+        cfg.ring.heartbeat_period,
+        on_count,
+    )
 }
 
 /// `POST /ingester/shutdown`: cut the heads into blocks (which checkpoints the WAL), leave

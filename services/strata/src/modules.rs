@@ -28,6 +28,8 @@ pub enum Target {
     Distributor,
     /// Serves the Prometheus HTTP API over the ingesters.
     Querier,
+    /// Scrapes targets from a `prometheus.yml` and remote-writes them (not part of `all`).
+    Agent,
 }
 
 impl Target {
@@ -49,8 +51,9 @@ impl Target {
                 "distributor" => out.push(Target::Distributor),
                 "querier" => out.push(Target::Querier),
                 "ring" => out.push(Target::Ring),
+                "agent" => out.push(Target::Agent),
                 other => anyhow::bail!(
-                    "invalid config at target: unknown component {other:?} (expected all, distributor, ingester, querier, ring)"
+                    "invalid config at target: unknown component {other:?} (expected all, agent, distributor, ingester, querier, ring)"
                 ),
             }
         }
@@ -69,6 +72,7 @@ impl Target {
             Target::Ingester => "ingester",
             Target::Distributor => "distributor",
             Target::Querier => "querier",
+            Target::Agent => "agent",
         }
     }
 }

@@ -5,6 +5,8 @@
 //!   `?format=json` (the token lists included), HTML otherwise.
 //! - `POST /ring` (and `/ingester/ring`) with form field `forget=<id>`: removes an instance
 //!   that is UNHEALTHY (stored, or by heartbeat age); healthy ones are refused (400).
+//!   Then the distributors registered in the ring (state, heartbeat age), JSON `distributors`;
+//!   a non-ACTIVE one can be forgotten the same way.
 //! - `GET /ring/raft`: leader, term, voters, last log index, applied (committed) index,
 //!   snapshot index; JSON the same way.
 
@@ -18,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
-use strata_ring::{Command, Health, InstanceId, InstanceState};
+use strata_ring::{distributor_heartbeat_id, Command, Health, InstanceId, InstanceState};
 
 use crate::ring::RingHandle;
 
@@ -58,11 +60,23 @@ struct InstanceRow {
     tokens: Vec<u32>,
 }
 
+/// One distributor (registered for the rate limit's share; no tokens).
+#[derive(Serialize)]
+struct DistributorRow {
+    id: String,
+    addr: String,
+    state: String,
+    registered_at_ms: i64,
+    /// Seconds since the last heartbeat this process saw; only voters see heartbeats.
+    heartbeat_age_seconds: Option<f64>,
+}
+
 #[derive(Serialize)]
 struct RingJson {
     applied_index: u64,
     voter: bool,
     instances: Vec<InstanceRow>,
+    distributors: Vec<DistributorRow>,
 }
 
 fn rows(ring: &RingHandle) -> RingJson {
@@ -87,10 +101,25 @@ fn rows(ring: &RingHandle) -> RingJson {
             tokens: i.tokens.clone(),
         })
         .collect();
+    let distributors = applied
+        .ring
+        .distributors()
+        .values()
+        .map(|d| DistributorRow {
+            id: d.id.to_string(),
+            addr: d.addr.clone(),
+            state: d.state.to_string(),
+            registered_at_ms: d.registered_at_ms,
+            heartbeat_age_seconds: ring
+                .heartbeat_age(&distributor_heartbeat_id(&d.id))
+                .map(|a| a.as_secs_f64()),
+        })
+        .collect();
     RingJson {
         applied_index: applied.applied_index,
         voter: ring.node().is_some(),
         instances,
+        distributors,
     }
 }
 
@@ -162,6 +191,31 @@ async fn ring_page(
             forget
         );
     }
+    b.push_str("</table><h2>Distributors</h2><p>Each tenant's ingestion rate is divided among the ACTIVE ones.</p><table><tr><th>Distributor</th><th>Address</th><th>State</th><th>Heartbeat age</th><th>Registered</th><th></th></tr>");
+    for d in &data.distributors {
+        let age = d
+            .heartbeat_age_seconds
+            .map_or_else(|| "-".to_string(), |a| format!("{a:.1}s"));
+        let forget = if d.state == "ACTIVE" {
+            String::new()
+        } else {
+            format!(
+                "<form method=\"post\"><input type=\"hidden\" name=\"forget\" value=\"{}\">\
+                 <button type=\"submit\">Forget</button></form>",
+                esc(&d.id)
+            )
+        };
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&d.id),
+            esc(&d.addr),
+            esc(&d.state),
+            age,
+            d.registered_at_ms,
+            forget
+        );
+    }
     b.push_str("</table><p><a href=\"/ring/raft\">Raft status</a></p>");
     html("Ingester ring", &b)
 }
@@ -174,6 +228,27 @@ struct ForgetForm {
 async fn forget(State(ring): State<Arc<RingHandle>>, Form(f): Form<ForgetForm>) -> Response {
     let id = InstanceId::new(f.forget);
     let current = ring.ring();
+    if let Some(d) = current.distributors().get(&id) {
+        if d.state == InstanceState::Active {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("distributor {id} is ACTIVE; only unhealthy ones can be forgotten\n"),
+            )
+                .into_response();
+        }
+        let cmd = Command::DistributorLeave {
+            id: id.clone(),
+            only_from: Some(d.state),
+        };
+        return match ring.propose(cmd).await {
+            Ok(_) => (StatusCode::SEE_OTHER, [(header::LOCATION, "/ring")], "").into_response(),
+            Err(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("forget {id}: {e}\n"),
+            )
+                .into_response(),
+        };
+    }
     let Some(inst) = current.instance(&id) else {
         return (
             StatusCode::NOT_FOUND,

@@ -3,14 +3,15 @@
 //! lists are read on demand, each verified against its CRC.
 
 use std::fmt;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use strata_model::{Label, Labels};
 
 use crate::encoding::{split_crc, Decbuf};
 use crate::error::DecodeError;
-use crate::fileutil::{open_read, read_exact_at, read_vec_at};
+use bytes::Bytes;
+
+use crate::fileutil::{open_read, read_exact_at, read_vec_at, BlockFile};
 use crate::index::{
     ChunkRefMeta, SeriesEntry, SeriesRef, Toc, HEADER_LEN, INDEX_FORMAT_V2, MAGIC_INDEX, TOC_LEN,
 };
@@ -51,7 +52,7 @@ struct NamePostings {
 pub struct IndexReader {
     block: PathBuf,
     path: PathBuf,
-    file: File,
+    file: BlockFile,
     len: u64,
     toc: Toc,
     symbols: Vec<Box<str>>,
@@ -147,7 +148,7 @@ impl IndexReader {
     }
 
     /// Reads a `len <BE32> | body | CRC32C` section at `off` and returns the verified body.
-    fn read_section(&self, off: u64, what: &str) -> Result<Vec<u8>, BlockError> {
+    fn read_section(&self, off: u64, what: &str) -> Result<Bytes, BlockError> {
         if off.checked_add(4).is_none_or(|e| e > self.len) {
             return Err(self.corrupt(format!("{what} at {off}: outside the index")));
         }

@@ -1,6 +1,6 @@
 //! The state machine: the ring applied from the log, and its snapshots on disk.
 //!
-//! The applied [`RingDesc`] lives in memory; what survives a restart is the last snapshot
+//! The applied [`RingContents`] (ring and distributors) live in memory; what survives a restart is the last snapshot
 //! (`snapshot.json`, replaced atomically) plus the log after it, which openraft re-applies.
 //! Every apply publishes the new committed ring on a `watch` channel: lookups, the watch
 //! RPC and the ring pages read from there without touching Raft.
@@ -21,9 +21,9 @@ use tokio::sync::watch;
 use super::fsutil::{atomic_write, read_optional};
 use super::log_store::blocking;
 use super::{NodeId, TypeConfig};
-use crate::command::{apply, CommandResponse};
+use crate::command::{apply_contents, CommandResponse};
+use crate::distributors::RingContents;
 use crate::error::RingError;
-use crate::instance::RingDesc;
 use crate::ring::Ring;
 
 /// A committed ring with the index of the last log entry applied to it.
@@ -38,7 +38,7 @@ pub struct AppliedRing {
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredSnapshot {
     meta: SnapshotMeta<NodeId, BasicNode>,
-    /// JSON of the [`RingDesc`].
+    /// JSON of the [`RingContents`].
     data: Vec<u8>,
 }
 
@@ -54,7 +54,7 @@ pub struct StateMachineStore {
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
-    ring: RingDesc,
+    ring: RingContents,
     last_applied: Option<LogId<NodeId>>,
     last_membership: StoredMembership<NodeId, BasicNode>,
     snapshot: Option<StoredSnapshot>,
@@ -82,10 +82,10 @@ impl StateMachineStore {
                 s.meta.last_log_id,
                 s.meta.last_membership.clone(),
             ),
-            None => (RingDesc::default(), None, StoredMembership::default()),
+            None => (RingContents::default(), None, StoredMembership::default()),
         };
         let applied = AppliedRing {
-            ring: Ring::new(ring.clone()),
+            ring: Ring::from_contents(ring.clone()),
             applied_index: last_applied.map_or(0, |l| l.index),
         };
         let (tx, _) = watch::channel(applied);
@@ -116,13 +116,13 @@ impl StateMachineStore {
 
     fn publish(&self, inner: &Inner) {
         self.tx.send_replace(AppliedRing {
-            ring: Ring::new(inner.ring.clone()),
+            ring: Ring::from_contents(inner.ring.clone()),
             applied_index: inner.last_applied.map_or(0, |l| l.index),
         });
     }
 }
 
-fn decode_ring(data: &[u8]) -> Result<RingDesc, serde_json::Error> {
+fn decode_ring(data: &[u8]) -> Result<RingContents, serde_json::Error> {
     serde_json::from_slice(data)
 }
 
@@ -215,7 +215,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             inner.last_applied = Some(entry.log_id);
             let resp = match entry.payload {
                 EntryPayload::Blank => CommandResponse::None,
-                EntryPayload::Normal(cmd) => apply(&mut inner.ring, &cmd),
+                EntryPayload::Normal(cmd) => apply_contents(&mut inner.ring, &cmd),
                 EntryPayload::Membership(m) => {
                     inner.last_membership = StoredMembership::new(Some(entry.log_id), m);
                     CommandResponse::None
