@@ -2,6 +2,17 @@
 
 use std::time::Duration;
 
+/// Prometheus's duration units, largest first, in milliseconds.
+const UNITS: [(&str, u64); 7] = [
+    ("y", 365 * 86_400_000),
+    ("w", 7 * 86_400_000),
+    ("d", 86_400_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1_000),
+    ("ms", 1),
+];
+
 /// Parses a Prometheus-style duration: one or more `<int><unit>` with units `ms s m h d w y`
 /// in decreasing order, or `0`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -11,15 +22,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("empty duration string".into());
     }
-    let units: [(&str, u64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
+    let units = UNITS;
     let bytes = s.as_bytes();
     let mut i = 0;
     let mut total: u64 = 0;
@@ -55,20 +58,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(total))
 }
 
-/// Formats a duration the way [`parse_duration`] reads it (`1h30m`, `0s`).
+/// Formats a duration as Prometheus's `model.Duration.String` (`1h30m`, `1w1d`, `0s`), which
+/// [`parse_duration`] reads back.
 pub fn format_duration(d: Duration) -> String {
-    let mut ms = d.as_millis() as u64;
+    let mut ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     if ms == 0 {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, size) in [
-        ("d", 86_400_000u64),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
+    for (unit, size) in UNITS {
         if ms >= size {
             out.push_str(&format!("{}{unit}", ms / size));
             ms %= size;
@@ -107,7 +105,7 @@ mod tests {
 
     #[test]
     fn formats_round_trip() {
-        for s in ["1h30m", "15s", "500ms", "2d", "1m1s1ms"] {
+        for s in ["1h30m", "15s", "500ms", "2d", "1m1s1ms", "1w1d", "1y"] {
             let d = parse_duration(s).expect("valid");
             assert_eq!(format_duration(d), s);
         }

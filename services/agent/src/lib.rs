@@ -27,7 +27,6 @@ pub mod agent;
 pub mod append;
 pub mod cache;
 pub mod convert;
-pub mod duration;
 pub mod job;
 pub mod manager;
 pub mod metrics;

@@ -21,8 +21,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use strata_model::{Label, Labels};
 use strata_relabel::RelabelBuilder;
 
-use crate::duration;
 use crate::job::JobConfig;
+use strata_promconfig::{format_duration, parse_duration};
 
 /// `__address__`: where to scrape (`host:port`).
 pub const ADDRESS_LABEL: &str = "__address__";
@@ -153,13 +153,13 @@ impl Target {
     /// The interval and timeout from the target's labels (relabeling may change them).
     pub fn interval_and_timeout(&self) -> Result<(Duration, Duration), String> {
         let get = |name: &str| self.labels.get(name).unwrap_or_default();
-        let interval = duration::parse(get(SCRAPE_INTERVAL_LABEL)).map_err(|e| {
+        let interval = parse_duration(get(SCRAPE_INTERVAL_LABEL)).map_err(|e| {
             format!(
                 "error parsing interval label {:?}: {e}",
                 get(SCRAPE_INTERVAL_LABEL)
             )
         })?;
-        let timeout = duration::parse(get(SCRAPE_TIMEOUT_LABEL)).map_err(|e| {
+        let timeout = parse_duration(get(SCRAPE_TIMEOUT_LABEL)).map_err(|e| {
             format!(
                 "error parsing timeout label {:?}: {e}",
                 get(SCRAPE_TIMEOUT_LABEL)
@@ -238,8 +238,8 @@ pub enum Populated {
 pub fn populate_labels(discovered: Labels, cfg: &JobConfig) -> Result<Populated, String> {
     let defaults = [
         (JOB_LABEL, cfg.job_name.clone()),
-        (SCRAPE_INTERVAL_LABEL, duration::format(cfg.scrape_interval)),
-        (SCRAPE_TIMEOUT_LABEL, duration::format(cfg.scrape_timeout)),
+        (SCRAPE_INTERVAL_LABEL, format_duration(cfg.scrape_interval)),
+        (SCRAPE_TIMEOUT_LABEL, format_duration(cfg.scrape_timeout)),
         (METRICS_PATH_LABEL, cfg.metrics_path.clone()),
         (SCHEME_LABEL, cfg.scheme.clone()),
     ];
@@ -275,13 +275,12 @@ pub fn populate_labels(discovered: Labels, cfg: &JobConfig) -> Result<Populated,
         return Err(format!("{addr:?} is not a valid hostname"));
     }
     let iv = lset.get(SCRAPE_INTERVAL_LABEL).unwrap_or_default();
-    let interval =
-        duration::parse(iv).map_err(|e| format!("error parsing scrape interval: {e}"))?;
+    let interval = parse_duration(iv).map_err(|e| format!("error parsing scrape interval: {e}"))?;
     if interval.is_zero() {
         return Err("scrape interval cannot be 0".into());
     }
     let to = lset.get(SCRAPE_TIMEOUT_LABEL).unwrap_or_default();
-    let timeout = duration::parse(to).map_err(|e| format!("error parsing scrape timeout: {e}"))?;
+    let timeout = parse_duration(to).map_err(|e| format!("error parsing scrape timeout: {e}"))?;
     if timeout.is_zero() {
         return Err("scrape timeout cannot be 0".into());
     }
