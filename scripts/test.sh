@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test Strata has, the way CI does: formatting, clippy, a time-boxed
 # fuzz run of every parser, the unit and property tests, the PromQL corpus, and the
-# end-to-end tests against real Prometheus, promtool and node_exporter (installed here from
-# Debian's packages when missing).
+# end-to-end tests against real Prometheus, promtool, node_exporter and the blackbox exporter
+# (installed here from Debian's packages when missing, with openssl for the TLS tests' certificates).
 #
 #   bash scripts/test.sh
 #
@@ -25,6 +25,8 @@ pkgs=()
 command -v prometheus >/dev/null || pkgs+=(prometheus)
 command -v promtool >/dev/null || pkgs+=(prometheus)
 command -v prometheus-node-exporter >/dev/null || pkgs+=(prometheus-node-exporter)
+command -v prometheus-blackbox-exporter >/dev/null || pkgs+=(prometheus-blackbox-exporter)
+command -v openssl >/dev/null || pkgs+=(openssl)  # TLS tests make their certificates
 if [ ${#pkgs[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -62,6 +62,15 @@ pub enum LoadgenError {
         /// The status and body, or the parse error.
         reason: String,
     },
+    /// A benchmark server (`strata-agentbench`) could not listen or serve.
+    #[error("{what}: {source}")]
+    Serve {
+        /// What failed, e.g. "listen on 127.0.0.1:9000".
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Serialising the final report failed.
     #[error("serialise report: {0}")]
     Report(#[from] serde_json::Error),

@@ -1,5 +1,6 @@
 //! `strata-loadtest`: the load generator behind `strata-loadgen` and the ingestion benchmark
-//! scripts in this directory.
+//! scripts in this directory; [`agentbench`] holds the scrape targets and the discarding
+//! receiver of the agent benchmark (`strata-agentbench`).
 //!
 //! The generator simulates node_exporter hosts ([`host::Host`]): per host, CPU/network/disk
 //! counters, memory/load/filesystem gauges and classic histograms, 10–30 labels per series,
@@ -18,6 +19,7 @@
 //! out-of-order samples see none; 4xx other than 429 are never retried.
 
 pub mod acklog;
+pub mod agentbench;
 pub mod cli;
 pub mod encode;
 pub mod error;

@@ -96,7 +96,7 @@ fn series_prefixes(h: &Host) -> Vec<String> {
 }
 
 /// Appends a label value with OpenMetrics escapes (`\\`, `\"`, `\n`).
-fn escape_into(out: &mut String, v: &str) {
+pub(crate) fn escape_into(out: &mut String, v: &str) {
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -108,7 +108,7 @@ fn escape_into(out: &mut String, v: &str) {
 }
 
 /// Appends a float as OpenMetrics expects (`NaN`, `+Inf`, `-Inf`, else shortest round trip).
-fn push_value(out: &mut String, v: f64) {
+pub(crate) fn push_value(out: &mut String, v: f64) {
     use std::fmt::Write as _;
     if v.is_nan() {
         out.push_str("NaN");

@@ -150,6 +150,7 @@ pub struct QueryReport {
 
 /// Runs every query `warmup + repeat` times and reports each.
 pub async fn run_queries(cfg: &RunConfig, queries: &[BenchQuery]) -> Result<Vec<QueryReport>> {
+    strata_httpclient::install_crypto_provider();
     let client = reqwest::Client::builder()
         .timeout(cfg.timeout)
         .build()

@@ -375,6 +375,7 @@ pub async fn run(cfg: Config) -> Result<Report> {
             build_start.elapsed().as_secs_f64()
         );
     }
+    strata_httpclient::install_crypto_provider();
     let client = reqwest::Client::builder()
         .timeout(cfg.timeout)
         .user_agent(concat!("strata-loadgen/", env!("CARGO_PKG_VERSION")))

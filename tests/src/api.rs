@@ -306,6 +306,7 @@ pub struct PromApi {
 impl PromApi {
     /// A client for the API rooted at `base` (e.g. `http://127.0.0.1:9090/api/v1`).
     pub fn new(base: impl Into<String>, auth: Auth) -> Self {
+        crate::install_tls();
         Self {
             http: reqwest::Client::new(),
             base: base.into().trim_end_matches('/').to_string(),

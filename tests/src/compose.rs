@@ -117,6 +117,7 @@ impl Compose {
     /// `docker-compose -p <project> up -d` on the repository's `docker-compose.yml` with the
     /// test images and `env` (published ports) laid over.
     pub fn up(project: &str, env: &[(&str, String)]) -> anyhow::Result<Self> {
+        crate::install_tls();
         let mut env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| ((*k).to_string(), v.clone()))

@@ -1,18 +1,21 @@
-//! End-to-end test harness: starts Strata and its real peers (Prometheus, node_exporter from
-//! Debian's packages) on free loopback ports, each in its own temporary directory, and talks
-//! to them over HTTP.
+//! End-to-end test harness: starts Strata and its real peers (Prometheus, node_exporter, the
+//! blackbox exporter from Debian's packages) on free loopback ports, each in its own temporary
+//! directory, and talks to them over HTTP.
 //!
 //! - [`process::Process`]: a spawned child with its own temp dir and log file; SIGTERM then
 //!   SIGKILL on drop; prints its log tail when the test panics.
-//! - [`strata::Strata`], [`peers::Prometheus`], [`peers::NodeExporter`]: start a server, wait
-//!   until it is ready, expose its URLs.
+//! - [`strata::Strata`], [`peers::Prometheus`], [`peers::NodeExporter`],
+//!   [`peers::BlackboxExporter`]: start a server, wait until it is ready, expose its URLs.
 //! - [`api::PromApi`]: Prometheus's HTTP query API (on Prometheus or on Strata's
 //!   `/prometheus/api/v1`), answers parsed into [`api::QueryData`].
 //! - [`write`]: remote write pushes (snappy protobuf) and raw pushes for bad-input tests.
 //! - [`remote_read`]: remote read requests, SAMPLES and STREAMED_XOR_CHUNKS responses.
 //! - [`compare`]: compares two parsed answers (exact, or within a relative tolerance).
+//! - [`compat`]: compares two tenants' raw samples as value sequences (scrapers side by side).
 //! - [`fixtures`]: builders for write requests, valid and deliberately broken.
 //! - [`synthetic`]: a deterministic data set for PromQL comparisons across versions.
+//! - [`target`]: a scrape target the test controls: pages it sets and changes, raw or
+//!   endless bodies, a target that never answers, and a log of every scrape served.
 //! - [`wait`]: polls a predicate until a deadline; tests never sleep to synchronise.
 //! - [`compose`]: docker images, a `docker-compose.yml` project per test, network cuts, and a
 //!   steady remote-write load with retries.
@@ -27,6 +30,7 @@
 pub mod api;
 pub mod chaos;
 pub mod compare;
+pub mod compat;
 pub mod compose;
 pub mod fixtures;
 pub mod net;
@@ -35,6 +39,7 @@ pub mod process;
 pub mod remote_read;
 pub mod strata;
 pub mod synthetic;
+pub mod target;
 pub mod wait;
 pub mod write;
 
@@ -54,6 +59,14 @@ pub async fn e2e(body: impl std::future::Future<Output = anyhow::Result<()>>) {
         }
         panic!("{e:?}");
     }
+}
+
+/// Installs ring as rustls's crypto provider for this process (idempotent). reqwest's TLS
+/// (`rustls-no-provider`) panics when building any client without one; the harness calls
+/// this wherever it starts something, and a test building its first client before
+/// starting anything calls it itself.
+pub fn install_tls() {
+    strata_httpclient::install_crypto_provider();
 }
 
 /// Milliseconds since the Unix epoch, as Prometheus timestamps are.

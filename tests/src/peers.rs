@@ -1,5 +1,6 @@
-//! Real peers from Debian's packages: Prometheus (2.42 on Debian 12) and node_exporter.
-//! Binaries come from `$PROMETHEUS_BIN` / `$NODE_EXPORTER_BIN`, else `/usr/bin`.
+//! Real peers from Debian's packages: Prometheus (2.42 on Debian 12), node_exporter and the
+//! blackbox exporter. Binaries come from `$PROMETHEUS_BIN` / `$NODE_EXPORTER_BIN` /
+//! `$BLACKBOX_EXPORTER_BIN`, else `/usr/bin`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +27,7 @@ fn binary(env: &str, default: &str, package: &str) -> anyhow::Result<PathBuf> {
 }
 
 async fn wait_http_ok(process: &mut Process, url: &str) -> anyhow::Result<()> {
+    crate::install_tls();
     let http = reqwest::Client::new();
     let what = format!("{} at {url}", process.name());
     let res = wait_until(&what, PEER_READY_TIMEOUT, || {
@@ -139,8 +141,8 @@ pub fn sum_metric(page: &str, name: &str) -> Option<f64> {
     found
 }
 
-/// A running node_exporter with only the collectors the tests query (cpu, loadavg, meminfo,
-/// netdev): fast scrapes and few series.
+/// A running node_exporter: by default with only the collectors the tests query (cpu,
+/// loadavg, meminfo, netdev): fast scrapes and few series.
 pub struct NodeExporter {
     /// The child process.
     pub process: Process,
@@ -151,6 +153,23 @@ pub struct NodeExporter {
 impl NodeExporter {
     /// Starts node_exporter on a free port and waits for `/metrics`.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(&[
+            "--collector.disable-defaults",
+            "--collector.cpu",
+            "--collector.loadavg",
+            "--collector.meminfo",
+            "--collector.netdev",
+        ])
+        .await
+    }
+
+    /// Starts node_exporter with its default collectors (hundreds of series, info metrics
+    /// with empty and quoted label values), as users run it.
+    pub async fn start_default_collectors() -> anyhow::Result<Self> {
+        Self::start_with(&[]).await
+    }
+
+    async fn start_with(flags: &[&str]) -> anyhow::Result<Self> {
         let bin = binary(
             "NODE_EXPORTER_BIN",
             "/usr/bin/prometheus-node-exporter",
@@ -158,20 +177,55 @@ impl NodeExporter {
         )?;
         let port = free_port()?;
         let mut process = Process::spawn("node_exporter", &bin, |_| {
-            Ok(vec![
-                format!("--web.listen-address=127.0.0.1:{port}"),
-                "--collector.disable-defaults".to_string(),
-                "--collector.cpu".to_string(),
-                "--collector.loadavg".to_string(),
-                "--collector.meminfo".to_string(),
-                "--collector.netdev".to_string(),
-            ])
+            let mut args = vec![format!("--web.listen-address=127.0.0.1:{port}")];
+            args.extend(flags.iter().map(|f| f.to_string()));
+            Ok(args)
         })?;
         wait_http_ok(&mut process, &format!("http://127.0.0.1:{port}/metrics")).await?;
         Ok(Self { process, port })
     }
 
     /// `127.0.0.1:<port>`, as a scrape target.
+    pub fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// The blackbox exporter's config: one `http_2xx` module, as Prometheus users name it
+/// (IPv4 first, so a `127.0.0.1` URL never waits on an IPv6 attempt).
+pub const BLACKBOX_CONFIG: &str = "modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n    http:\n      preferred_ip_protocol: ip4\n";
+
+/// A running blackbox exporter with its own `blackbox.yml` ([`BLACKBOX_CONFIG`]); probes are
+/// asked for at `/probe?module=http_2xx&target=<url>`.
+pub struct BlackboxExporter {
+    /// The child process; `blackbox.yml` is in its dir.
+    pub process: Process,
+    /// The web port.
+    pub port: u16,
+}
+
+impl BlackboxExporter {
+    /// Starts the blackbox exporter on a free port and waits for `/metrics`.
+    pub async fn start() -> anyhow::Result<Self> {
+        let bin = binary(
+            "BLACKBOX_EXPORTER_BIN",
+            "/usr/bin/prometheus-blackbox-exporter",
+            "prometheus-blackbox-exporter",
+        )?;
+        let port = free_port()?;
+        let mut process = Process::spawn("blackbox_exporter", &bin, |dir| {
+            let cfg = dir.join("blackbox.yml");
+            std::fs::write(&cfg, BLACKBOX_CONFIG).context("write blackbox.yml")?;
+            Ok(vec![
+                format!("--config.file={}", cfg.display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+            ])
+        })?;
+        wait_http_ok(&mut process, &format!("http://127.0.0.1:{port}/metrics")).await?;
+        Ok(Self { process, port })
+    }
+
+    /// `127.0.0.1:<port>`, the address probe jobs relabel `__address__` to.
     pub fn target(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }

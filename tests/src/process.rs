@@ -37,6 +37,8 @@ impl Process {
         program: &Path,
         prepare: impl FnOnce(&Path) -> anyhow::Result<Vec<String>>,
     ) -> anyhow::Result<Self> {
+        // Tests talk to what they spawn with reqwest, whose TLS needs a crypto provider.
+        crate::install_tls();
         let dir = tempfile::Builder::new()
             .prefix(&format!("strata-e2e-{name}-"))
             .tempdir()

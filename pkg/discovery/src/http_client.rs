@@ -1,14 +1,16 @@
 //! An HTTP client built from Prometheus's `http_config` (basic auth, authorization, proxy,
-//! redirects, extra headers) for HTTP, Kubernetes and Consul SD.
+//! redirects, extra headers, `tls_config` through strata-httpclient) for HTTP, Kubernetes
+//! and Consul SD.
 //!
 //! Credentials given as files are read again on every request, as Prometheus does, so a
-//! rotated service-account token is picked up without a reload. The workspace's reqwest is
-//! built without TLS, so `https://` URLs are refused when the provider is created.
+//! rotated service-account token is picked up without a reload. TLS files are read when the
+//! provider is created (at load and reload).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use strata_httpclient::TlsConfig;
 use strata_promconfig::HttpClientConfig;
 
 use crate::error::DiscoveryError;
@@ -71,7 +73,20 @@ impl HttpClient {
         timeout: Option<Duration>,
         mechanism: &'static str,
     ) -> Result<Self, DiscoveryError> {
-        let mut b = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        Self::with_tls(cfg, &TlsConfig::from(&cfg.tls_config), timeout, mechanism)
+    }
+
+    /// As [`HttpClient::new`], with `tls` instead of `cfg.tls_config` (Kubernetes in-cluster
+    /// adds the service account's CA).
+    pub fn with_tls(
+        cfg: &HttpClientConfig,
+        tls: &TlsConfig,
+        timeout: Option<Duration>,
+        mechanism: &'static str,
+    ) -> Result<Self, DiscoveryError> {
+        let mut b = strata_httpclient::builder(tls)
+            .map_err(|e| DiscoveryError::config(mechanism, e.to_string()))?
+            .connect_timeout(Duration::from_secs(10));
         if let Some(t) = timeout {
             b = b.timeout(t);
         }
@@ -139,17 +154,16 @@ impl HttpClient {
         self
     }
 
-    /// Checks that `url` can be requested with this build (http only).
+    /// Checks that `url` is an `http` or `https` URL.
     pub fn check_url(url: &str, mechanism: &'static str) -> Result<reqwest::Url, DiscoveryError> {
         let u = reqwest::Url::parse(url)
             .map_err(|e| DiscoveryError::config(mechanism, format!("url {url:?}: {e}")))?;
         match u.scheme() {
-            "http" => Ok(u),
-            "https" => Err(DiscoveryError::config(
+            "http" | "https" => Ok(u),
+            s => Err(DiscoveryError::config(
                 mechanism,
-                format!("url {url:?}: https is not supported: the agent's HTTP client is built without TLS"),
+                format!("url {url:?}: unsupported scheme {s:?}"),
             )),
-            s => Err(DiscoveryError::config(mechanism, format!("url {url:?}: unsupported scheme {s:?}"))),
         }
     }
 

@@ -9,8 +9,9 @@
 //!                 that point at it)
 //! ```
 //!
-//! Only `http://` API servers work in this build (reqwest has no TLS); in-cluster use reads
-//! `KUBERNETES_SERVICE_HOST`/`PORT` and the service account token. `kubeconfig_file` and the
+//! In-cluster use reads `KUBERNETES_SERVICE_HOST`/`PORT`, the service account token and,
+//! unless `tls_config` names a CA, the service account's `ca.crt` (as client-go's
+//! `InClusterConfig`). `kubeconfig_file` and the
 //! `ingress` role are refused with an error naming them.
 
 pub mod endpoints;
@@ -86,13 +87,16 @@ impl KubernetesDiscovery {
             ));
         }
         let sa = &ctx.options.kubernetes_service_account_dir;
-        let mut client = HttpClient::new(&cfg.http, None, "kubernetes")?;
-        let api = if cfg.api_server.is_empty() {
+        let mut tls = strata_httpclient::TlsConfig::from(&cfg.http.tls_config);
+        let in_cluster = cfg.api_server.is_empty();
+        let api = if in_cluster {
             let host = std::env::var("KUBERNETES_SERVICE_HOST").map_err(|_| {
                 err("api_server is empty and KUBERNETES_SERVICE_HOST is not set (not running in a cluster)".into())
             })?;
             let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
-            client = client.with_default_bearer_file(sa.join("token"));
+            if tls.ca.is_empty() && tls.ca_file.is_empty() {
+                tls.ca_file = sa.join("ca.crt").display().to_string();
+            }
             format!(
                 "https://{}",
                 crate::dns::join_host_port(&host, port.parse().unwrap_or(443))
@@ -102,6 +106,10 @@ impl KubernetesDiscovery {
         } else {
             format!("http://{}", cfg.api_server)
         };
+        let mut client = HttpClient::with_tls(&cfg.http, &tls, None, "kubernetes")?;
+        if in_cluster {
+            client = client.with_default_bearer_file(sa.join("token"));
+        }
         let mut base = HttpClient::check_url(&api, "kubernetes")?;
         if !base.path().ends_with('/') {
             let p = format!("{}/", base.path());

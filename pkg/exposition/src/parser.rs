@@ -189,7 +189,14 @@ impl<'a> Parser<'a> {
                     return Ok(Some(Entry::Comment(text)));
                 }
                 Tok::MName => {
-                    let name = as_str(self.lex.buf());
+                    // Prometheus's text parser takes the name from where the entry began
+                    // (its `p.start`): blanks before it are part of the name, which then
+                    // fails the metric name check unless relabeling drops the series.
+                    let name = if self.om() {
+                        as_str(self.lex.buf())
+                    } else {
+                        as_str(&self.b[self.entry_start.min(self.lex.i)..self.lex.i])
+                    };
                     let mut t2 = self.next_token();
                     let mut labels = Vec::new();
                     if t2 == Tok::BraceOpen {

@@ -55,27 +55,8 @@ impl Default for QueueParams {
     }
 }
 
-/// TLS settings of an endpoint (`tls_config`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct TlsConfig {
-    /// CA bundle file.
-    pub ca_file: Option<String>,
-    /// Client certificate file.
-    pub cert_file: Option<String>,
-    /// Client key file.
-    pub key_file: Option<String>,
-    /// Server name to verify.
-    pub server_name: Option<String>,
-    /// Skip verification.
-    pub insecure_skip_verify: bool,
-}
-
-impl TlsConfig {
-    /// Tells whether any TLS option is set.
-    pub fn is_set(&self) -> bool {
-        *self != Self::default()
-    }
-}
+/// TLS settings of an endpoint (`tls_config`), for `https://` URLs.
+pub use strata_httpclient::TlsConfig;
 
 /// One remote-write endpoint.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,7 +72,7 @@ pub struct EndpointConfig {
     pub basic_auth: Option<(String, String)>,
     /// Bearer token (`authorization` with type Bearer).
     pub bearer_token: Option<String>,
-    /// TLS settings (only `http://` URLs are supported by this build; see the crate docs).
+    /// TLS settings of `https://` URLs.
     pub tls: TlsConfig,
     /// Timeout of one request.
     pub remote_timeout: Duration,
@@ -171,15 +152,13 @@ impl EndpointConfig {
         };
         let url =
             reqwest::Url::parse(&self.url).map_err(|e| err(format!("url {}: {e}", self.url)))?;
-        if url.scheme() != "http" {
+        if url.scheme() != "http" && url.scheme() != "https" {
             return Err(err(format!(
-                "url scheme {} is not supported: this build sends over plain http only",
+                "url scheme {} is not supported (http or https)",
                 url.scheme()
             )));
         }
-        if self.tls.is_set() {
-            return Err(err("tls_config is not supported by this build".into()));
-        }
+        strata_httpclient::rustls_config(&self.tls).map_err(|e| err(e.to_string()))?;
         if self.queue.min_shards == 0 || self.queue.max_shards < self.queue.min_shards {
             return Err(err(format!(
                 "shards: need 1 <= min_shards ({}) <= max_shards ({})",
@@ -208,7 +187,9 @@ pub struct QueueOptions {
     pub fsync: bool,
     /// How often acknowledged positions are written to disk at most.
     pub position_sync_interval: Duration,
-    /// How often segments every endpoint has passed are deleted (behind a checkpoint).
+    /// How often segments every endpoint has passed are deleted (behind a checkpoint); after
+    /// a disk cap dropped data, also as soon as every endpoint has passed it (checked every
+    /// `tick_interval`).
     pub truncate_interval: Duration,
     /// How often endpoints check their disk caps and wake up without new data.
     pub tick_interval: Duration,
@@ -218,6 +199,28 @@ pub struct QueueOptions {
     pub flush_deadline: Duration,
     /// The metrics to update; unregistered ones when `None`.
     pub metrics: Option<std::sync::Arc<crate::QueueMetrics>>,
+}
+
+/// The smallest segment [`QueueOptions::fit_segments_to_cap`] chooses: a record never
+/// spans segments, and the largest ones the queue writes (4,096 samples, 64 KiB of series)
+/// stay well below it.
+pub const MIN_CAPPED_SEGMENT_SIZE: u64 = 1024 * 1024;
+
+impl QueueOptions {
+    /// Lowers `segment_size` so that a per-endpoint disk cap of `max_disk_bytes` drops data
+    /// (and frees disk) in steps of about an eighth of the cap, since the caps drop whole
+    /// segments: with the default 32 MiB segments a cap of a few MiB would drop all unsent
+    /// data at once and leave it on disk until the segment filled. Never below
+    /// [`MIN_CAPPED_SEGMENT_SIZE`], always a multiple of 32 KiB, never raised; 0 (no cap)
+    /// changes nothing.
+    pub fn fit_segments_to_cap(&mut self, max_disk_bytes: u64) {
+        if max_disk_bytes == 0 {
+            return;
+        }
+        const PAGE: u64 = 32 * 1024;
+        let fit = (max_disk_bytes / 8 / PAGE * PAGE).max(MIN_CAPPED_SEGMENT_SIZE);
+        self.segment_size = self.segment_size.min(fit);
+    }
 }
 
 impl Default for QueueOptions {
@@ -232,5 +235,26 @@ impl Default for QueueOptions {
             flush_deadline: Duration::from_secs(5),
             metrics: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_fit_an_eighth_of_the_disk_cap_within_bounds() {
+        let fit = |cap: u64| {
+            let mut o = QueueOptions::default();
+            o.fit_segments_to_cap(cap);
+            o.segment_size
+        };
+        assert_eq!(fit(0), 32 * 1024 * 1024, "no cap: default kept");
+        assert_eq!(fit(1024 * 1024 * 1024), 32 * 1024 * 1024, "never raised");
+        assert_eq!(fit(64 * 1024 * 1024), 8 * 1024 * 1024);
+        assert_eq!(fit(2 * 1024 * 1024), MIN_CAPPED_SEGMENT_SIZE, "floor");
+        let odd = fit(100_000_000);
+        assert_eq!(odd % (32 * 1024), 0);
+        assert!(odd <= 100_000_000 / 8 && odd > 100_000_000 / 8 - 32 * 1024);
     }
 }

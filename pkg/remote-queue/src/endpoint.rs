@@ -14,7 +14,9 @@
 //! its oldest segment was last written more than `max_age` ago, the endpoint gives up the
 //! oldest whole segments: batches in flight are abandoned (a new generation), records up to
 //! the new start are read (their series are still needed) without sending, and every sample
-//! not sent is counted in `strata_remote_queue_dropped_samples_total{reason}`.
+//! not sent is counted in `strata_remote_queue_dropped_samples_total{reason}`. Once the
+//! position has passed the dropped data the queue's truncation is woken, so the disk is
+//! freed then rather than at the next `truncate_interval`.
 //!
 //! Shards (a simple form of Prometheus's `desiredShards`): every `reshard_interval`,
 //! `desired = seconds per sample per request × (samples read per second + samples pending /
@@ -89,6 +91,8 @@ pub(crate) struct EndpointCtx {
     /// Where to start (see [`start_position`]); `None`: find it when the loop starts (after
     /// the loop it replaces has stored its position).
     pub start: Option<Position>,
+    /// Wakes the queue's truncation once a cap drop has moved the position.
+    pub truncate_soon: Arc<crate::queue::TruncateSoon>,
 }
 
 /// The position an endpoint starts from: the stored one, or for a new endpoint the current
@@ -123,6 +127,9 @@ struct Endpoint {
     read_pos: Position,
     resume_until: Position,
     drop_until: Option<(Position, &'static str)>,
+    /// A cap drop's target: once the acknowledged position reaches its segment, truncation
+    /// is woken.
+    truncate_at: Option<Position>,
     acked: Position,
     persisted: Position,
     last_persist: Instant,
@@ -158,12 +165,14 @@ pub(crate) async fn run(ctx: EndpointCtx) {
 
 impl Endpoint {
     async fn start(ctx: EndpointCtx) -> Result<Self, QueueError> {
-        let client = reqwest::Client::builder()
+        let config_err = |what: String| QueueError::Config {
+            name: ctx.shared.name.clone(),
+            what,
+        };
+        let client = strata_httpclient::builder(&ctx.cfg.tls)
+            .map_err(|e| config_err(e.to_string()))?
             .build()
-            .map_err(|e| QueueError::Config {
-                name: ctx.shared.name.clone(),
-                what: format!("http client: {e}"),
-            })?;
+            .map_err(|e| config_err(format!("http client: {e}")))?;
         let labels = EndpointLabels {
             remote_name: ctx.shared.name.clone(),
             url: ctx.cfg.url.clone(),
@@ -196,6 +205,7 @@ impl Endpoint {
             read_pos: pos,
             resume_until: pos,
             drop_until: None,
+            truncate_at: None,
             acked: pos,
             persisted: pos,
             last_persist: Instant::now(),
@@ -413,6 +423,7 @@ impl Endpoint {
         let mut end = self.read_pos;
         let cfg = Arc::clone(&self.ctx.cfg);
         for (rec, pos) in recs {
+            let prev_end = end;
             end = pos;
             if pos <= self.resume_until {
                 continue;
@@ -423,6 +434,21 @@ impl Endpoint {
                     continue;
                 }
                 self.drop_until = None;
+                // Nothing was collected before this record (all of it was dropped): the
+                // dropped part is a chunk of its own, done at once, so the position passes
+                // it without waiting for the data after it to be acknowledged. It ends at
+                // `until` (a segment start or a head: no record spans it), so that a drop
+                // to a segment start moves the position into that segment.
+                let dropped_end = prev_end.max(until);
+                if dropped_end > self.read_pos {
+                    self.inflight.push_back(Chunk {
+                        id: self.next_chunk,
+                        end: dropped_end,
+                        pending: 0,
+                        samples: 0,
+                    });
+                    self.next_chunk += 1;
+                }
             }
             match rec {
                 Record::Samples { samples: ss, .. } => {
@@ -630,6 +656,11 @@ impl Endpoint {
             *self.ctx.shared.acked.lock() = self.acked;
             self.update_pending();
         }
+        // Truncation deletes whole segments: reaching the target's segment is enough.
+        if let Some(t) = self.truncate_at.filter(|t| self.acked.segment >= t.segment) {
+            self.truncate_at = None;
+            self.ctx.truncate_soon.request(t.segment);
+        }
     }
 
     async fn persist(&mut self, force: bool) {
@@ -722,6 +753,7 @@ impl Endpoint {
         if target > self.read_pos {
             self.drop_until = Some((target, reason));
         }
+        self.truncate_at = Some(target);
         self.acked = self.read_pos;
         *self.ctx.shared.acked.lock() = self.acked;
         self.update_pending();

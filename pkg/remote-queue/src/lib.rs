@@ -35,8 +35,8 @@
 //! - Samples of one series are sent in WAL order (one shard per series, one request at a
 //!   time per shard).
 //!
-//! Limits of this build: plain `http://` only (no TLS client is compiled in); the shard
-//! count follows a simple version of Prometheus's `desiredShards` (see `endpoint`).
+//! `https://` endpoints take Prometheus's `tls_config` (strata-httpclient: rustls, ring).
+//! Limits of this build: the shard count follows a simple version of Prometheus's `desiredShards` (see `endpoint`).
 
 mod config;
 mod endpoint;
@@ -49,7 +49,9 @@ mod request;
 mod shard;
 mod wal;
 
-pub use config::{EndpointConfig, Protocol, QueueOptions, QueueParams, TlsConfig};
+pub use config::{
+    EndpointConfig, Protocol, QueueOptions, QueueParams, TlsConfig, MIN_CAPPED_SEGMENT_SIZE,
+};
 pub use error::QueueError;
 pub use metrics::{DropLabels, EndpointLabels, QueueMetrics};
 pub use position::Position;

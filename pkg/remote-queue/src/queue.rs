@@ -62,6 +62,9 @@ pub struct Queue {
     metrics: Arc<QueueMetrics>,
     endpoints: Mutex<HashMap<String, Running>>,
     truncator: Mutex<Option<JoinHandle<()>>>,
+    /// Poked by an endpoint whose disk cap dropped data, so the disk is freed now rather
+    /// than at the next `truncate_interval`.
+    truncate_soon: Arc<TruncateSoon>,
     rt: Handle,
 }
 
@@ -102,17 +105,32 @@ impl Queue {
             metrics,
             endpoints: Mutex::new(HashMap::new()),
             truncator: Mutex::new(None),
+            truncate_soon: Arc::new(TruncateSoon::default()),
             rt,
         });
         q.apply_endpoints(endpoints);
         let weak = Arc::downgrade(&q);
-        let interval = q.opts.truncate_interval;
+        let (interval, tick) = (q.opts.truncate_interval, q.opts.tick_interval);
+        let soon = Arc::clone(&q.truncate_soon);
         *q.truncator.lock() = Some(q.rt.spawn(async move {
+            // Set while a cap drop asked for segments that another endpoint still needs:
+            // retried every tick, so they go as soon as it has passed them too.
+            let mut behind = false;
             loop {
-                tokio::time::sleep(interval).await;
+                let wait = if behind { tick } else { interval };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = soon.notify.notified() => {}
+                }
                 let Some(q) = weak.upgrade() else { return };
-                if let Err(e) = q.truncate().await {
-                    tracing::error!(err = %e, "remote queue: wal truncation failed");
+                match q.truncate_from().await {
+                    Ok((_, kept_from)) => {
+                        let wanted = soon.segment.load(Ordering::Acquire);
+                        behind = wanted > 0 && kept_from.is_none_or(|k| k < wanted);
+                    }
+                    Err(e) => {
+                        tracing::error!(err = %e, "remote queue: wal truncation failed");
+                    }
                 }
             }
         }));
@@ -185,6 +203,7 @@ impl Queue {
                 dir,
                 shutdown: stop_rx,
                 start,
+                truncate_soon: Arc::clone(&self.truncate_soon),
             };
             let task = self.rt.spawn(async move {
                 if let Some(p) = previous {
@@ -248,21 +267,28 @@ impl Queue {
     /// series still needed (runs every `truncate_interval` on its own). Returns the
     /// segments deleted.
     pub async fn truncate(&self) -> Result<usize, QueueError> {
+        Ok(self.truncate_from().await?.0)
+    }
+
+    /// [`Queue::truncate`], also returning the first segment kept (`None` when an endpoint
+    /// has not started yet and nothing was considered).
+    async fn truncate_from(&self) -> Result<(usize, Option<u32>), QueueError> {
         let keep_from = {
             let map = self.endpoints.lock();
             let mut min = self.wal.head().segment;
             for r in map.values() {
                 if !r.shared.started.load(Ordering::Acquire) {
-                    return Ok(0);
+                    return Ok((0, None));
                 }
                 min = min.min(r.shared.acked.lock().segment);
             }
             min
         };
         let wal = Arc::clone(&self.wal);
-        tokio::task::spawn_blocking(move || wal.truncate(keep_from))
+        let deleted = tokio::task::spawn_blocking(move || wal.truncate(keep_from))
             .await
-            .map_err(|_| QueueError::Closed)?
+            .map_err(|_| QueueError::Closed)??;
+        Ok((deleted, Some(keep_from)))
     }
 
     /// Stops every endpoint (letting batches in flight finish within the flush deadline)
@@ -297,6 +323,23 @@ impl Drop for Queue {
                 t.abort();
             }
         }
+    }
+}
+
+/// How endpoints ask for a truncation before the next `truncate_interval`: after a cap
+/// drop, for the segments before `segment`.
+#[derive(Debug, Default)]
+pub(crate) struct TruncateSoon {
+    notify: tokio::sync::Notify,
+    segment: std::sync::atomic::AtomicU32,
+}
+
+impl TruncateSoon {
+    /// Asks for the segments before `segment` to be deleted as soon as every endpoint has
+    /// passed them.
+    pub fn request(&self, segment: u32) {
+        self.segment.fetch_max(segment, Ordering::AcqRel);
+        self.notify.notify_one();
     }
 }
 

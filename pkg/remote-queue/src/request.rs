@@ -157,63 +157,143 @@ fn hint_number(h: strata_model::CounterResetHint) -> i32 {
 histogram_to!(v1, v1_histogram, v1_float_histogram);
 histogram_to!(v2, v2_histogram, v2_float_histogram);
 
-/// RW 1.0: one `TimeSeries` per series, plus metadata.
+/// RW 1.0: one `TimeSeries` per series, plus metadata. [`encode_v1`] writes its encoding
+/// directly; this is the reference its test compares with.
+#[cfg(test)]
 pub(crate) fn build_v1(items: &[Item], metadata: &[MetricMetadata]) -> v1::WriteRequest {
-    let timeseries = group(items)
-        .into_iter()
-        .map(|(s, its)| {
-            let mut ts = v1::TimeSeries {
-                labels: s
-                    .labels
-                    .iter()
-                    .map(|l| v1::Label {
-                        name: l.name.to_string(),
-                        value: l.value.to_string(),
-                    })
-                    .collect(),
-                ..Default::default()
-            };
-            for it in its {
-                match it {
-                    Item::Sample { t, v, .. } => ts.samples.push(v1::Sample {
-                        value: *v,
-                        timestamp: *t,
-                    }),
-                    Item::Histogram { t, h, .. } => match h {
-                        SampleValue::Histogram(h) => ts.histograms.push(v1_histogram(h, *t)),
-                        SampleValue::FloatHistogram(h) => {
-                            ts.histograms.push(v1_float_histogram(h, *t))
-                        }
-                        SampleValue::Float(_) => {}
-                    },
-                    Item::Exemplar { t, v, labels, .. } => ts.exemplars.push(v1::Exemplar {
-                        labels: labels
-                            .iter()
-                            .map(|l| v1::Label {
-                                name: l.name.to_string(),
-                                value: l.value.to_string(),
-                            })
-                            .collect(),
-                        value: *v,
-                        timestamp: *t,
-                    }),
+    v1::WriteRequest {
+        timeseries: group(items)
+            .into_iter()
+            .map(|(s, its)| v1_series(s, &its))
+            .collect(),
+        metadata: metadata.iter().map(v1_metadata).collect(),
+    }
+}
+
+fn v1_series(s: &SeriesInfo, its: &[&Item]) -> v1::TimeSeries {
+    let mut ts = v1::TimeSeries {
+        labels: v1_labels(&s.labels),
+        ..Default::default()
+    };
+    for it in its {
+        match it {
+            Item::Sample { t, v, .. } => ts.samples.push(v1::Sample {
+                value: *v,
+                timestamp: *t,
+            }),
+            Item::Histogram { t, h, .. } => match h {
+                SampleValue::Histogram(h) => ts.histograms.push(v1_histogram(h, *t)),
+                SampleValue::FloatHistogram(h) => ts.histograms.push(v1_float_histogram(h, *t)),
+                SampleValue::Float(_) => {}
+            },
+            Item::Exemplar { t, v, labels, .. } => ts.exemplars.push(v1::Exemplar {
+                labels: v1_labels(labels),
+                value: *v,
+                timestamp: *t,
+            }),
+        }
+    }
+    ts
+}
+
+fn v1_labels(labels: &Labels) -> Vec<v1::Label> {
+    labels
+        .iter()
+        .map(|l| v1::Label {
+            name: l.name.to_string(),
+            value: l.value.to_string(),
+        })
+        .collect()
+}
+
+fn v1_metadata(m: &MetricMetadata) -> v1::MetricMetadata {
+    v1::MetricMetadata {
+        r#type: type_number(m.metric_type),
+        metric_family_name: m.metric_family_name.clone(),
+        help: m.help.clone(),
+        unit: m.unit.clone(),
+    }
+}
+
+/// The protobuf encoding of `build_v1`'s request, byte for byte, without building it:
+/// series of float samples only (nearly all of them) are written straight from their
+/// labels, so no label string is copied; the others go through [`v1_series`].
+pub(crate) fn encode_v1(items: &[Item], metadata: &[MetricMetadata]) -> Vec<u8> {
+    use prost::encoding::{encode_varint, encoded_len_varint};
+    // A length-delimited field's size: key (tags here are < 16: one byte), length, body.
+    fn field_len(len: usize) -> usize {
+        1 + encoded_len_varint(len as u64) + len
+    }
+    // A string field as prost writes it: omitted when empty.
+    fn str_len(v: &str) -> usize {
+        if v.is_empty() {
+            0
+        } else {
+            field_len(v.len())
+        }
+    }
+    fn put_str(out: &mut Vec<u8>, key: u8, v: &str) {
+        if !v.is_empty() {
+            out.push(key);
+            encode_varint(v.len() as u64, out);
+            out.extend_from_slice(v.as_bytes());
+        }
+    }
+    // A `Sample`'s body length: zero fields are omitted, as prost does.
+    fn sample_len(t: i64, v: f64) -> usize {
+        (if v != 0.0 { 9 } else { 0 })
+            + if t != 0 {
+                1 + encoded_len_varint(t as u64)
+            } else {
+                0
+            }
+    }
+    let mut out = Vec::with_capacity(items.len() * 32);
+    for (s, its) in group(items) {
+        if !its.iter().all(|it| matches!(it, Item::Sample { .. })) {
+            prost::encoding::message::encode(1, &v1_series(s, &its), &mut out);
+            continue;
+        }
+        let label_len = |name: &str, value: &str| str_len(name) + str_len(value);
+        let labels: usize = s
+            .labels
+            .iter()
+            .map(|l| field_len(label_len(&l.name, &l.value)))
+            .sum();
+        let samples: usize = its
+            .iter()
+            .map(|it| match it {
+                Item::Sample { t, v, .. } => field_len(sample_len(*t, *v)),
+                _ => 0,
+            })
+            .sum();
+        out.push(0x0a); // WriteRequest.timeseries = 1
+        encode_varint((labels + samples) as u64, &mut out);
+        for l in s.labels.iter() {
+            out.push(0x0a); // TimeSeries.labels = 1
+            encode_varint(label_len(&l.name, &l.value) as u64, &mut out);
+            put_str(&mut out, 0x0a, &l.name); // Label.name = 1
+            put_str(&mut out, 0x12, &l.value); // Label.value = 2
+        }
+        for it in its {
+            if let Item::Sample { t, v, .. } = it {
+                out.push(0x12); // TimeSeries.samples = 2
+                encode_varint(sample_len(*t, *v) as u64, &mut out);
+                if *v != 0.0 {
+                    out.push(0x09); // Sample.value = 1, 64-bit
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+                if *t != 0 {
+                    out.push(0x10); // Sample.timestamp = 2, varint
+                    encode_varint(*t as u64, &mut out);
                 }
             }
-            ts
-        })
-        .collect();
-    v1::WriteRequest {
-        timeseries,
-        metadata: metadata
-            .iter()
-            .map(|m| v1::MetricMetadata {
-                r#type: type_number(m.metric_type),
-                metric_family_name: m.metric_family_name.clone(),
-                help: m.help.clone(),
-                unit: m.unit.clone(),
-            })
-            .collect(),
+        }
     }
+    for m in metadata {
+        prost::encoding::message::encode(3, &v1_metadata(m), &mut out);
+    }
+    out
 }
 
 /// The RW 2.0 symbol table: "" first, each string once.
@@ -299,7 +379,7 @@ pub(crate) fn encode(
     metadata: &[MetricMetadata],
 ) -> Result<Vec<u8>, snap::Error> {
     let raw = match protocol {
-        Protocol::V1 => build_v1(items, metadata).encode_to_vec(),
+        Protocol::V1 => encode_v1(items, metadata),
         Protocol::V2 => build_v2(items).encode_to_vec(),
     };
     snap::raw::Encoder::new().compress_vec(&raw)
@@ -335,4 +415,126 @@ pub(crate) fn family_metadata(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_model::Label;
+
+    use super::*;
+
+    fn series(pairs: &[(&str, &str)]) -> Arc<SeriesInfo> {
+        Arc::new(SeriesInfo {
+            labels: Labels::new(pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect()),
+            metadata: None,
+        })
+    }
+
+    #[test]
+    fn encode_v1_is_byte_for_byte_the_built_request() {
+        let long = "x".repeat(300); // lengths past one varint byte
+        let a = series(&[("__name__", "a_total"), ("job", "j"), ("path", &long)]);
+        let b = series(&[("__name__", "b"), ("empty", "")]);
+        let h = series(&[("__name__", "h")]);
+        let e = series(&[("__name__", "e")]);
+        let items = vec![
+            Item::Sample {
+                series: a.clone(),
+                t: 1_700_000_000_000,
+                v: 1.5,
+            },
+            Item::Sample {
+                series: b.clone(),
+                t: 0,
+                v: 0.0,
+            },
+            Item::Sample {
+                series: a.clone(),
+                t: -5,
+                v: f64::NAN,
+            },
+            Item::Sample {
+                series: b,
+                t: 1,
+                v: -0.0,
+            },
+            Item::Histogram {
+                series: h.clone(),
+                t: 7,
+                h: SampleValue::Histogram(Box::default()),
+            },
+            Item::Sample {
+                series: h,
+                t: 8,
+                v: 2.0,
+            },
+            Item::Sample {
+                series: e.clone(),
+                t: 9,
+                v: 3.0,
+            },
+            Item::Exemplar {
+                series: e,
+                t: 9,
+                v: 1.0,
+                labels: Labels::new(vec![Label::new("trace_id", "abc")]),
+            },
+            Item::Sample {
+                series: a,
+                t: 1_700_000_015_000,
+                v: f64::from_bits(0x7ff0_0000_0000_0002),
+            },
+        ];
+        let metadata = vec![MetricMetadata {
+            metric_family_name: "a".into(),
+            metric_type: MetricType::Counter,
+            help: "help".into(),
+            unit: String::new(),
+        }];
+        for (items, metadata) in [
+            (&items[..], &metadata[..]),
+            (&items[..1], &[][..]),
+            (&[][..], &[][..]),
+        ] {
+            assert_eq!(
+                encode_v1(items, metadata),
+                build_v1(items, metadata).encode_to_vec()
+            );
+        }
+        // And it decodes to what was sent.
+        let got =
+            v1::WriteRequest::decode(encode_v1(&items, &metadata).as_slice()).expect("decode");
+        assert_eq!(got.timeseries.len(), 4);
+        assert_eq!(got.timeseries[0].samples.len(), 3);
+        assert_eq!(got.timeseries[0].labels[2].value, long);
+        assert_eq!(got.metadata.len(), 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn encode_v1_matches_prost_for_any_float_samples(
+            series_labels in proptest::collection::vec(
+                proptest::collection::vec(("[a-z_]{0,3}", "[a-zé]{0,200}"), 0..4),
+                1..4,
+            ),
+            samples in proptest::collection::vec((0usize..4, proptest::num::i64::ANY, proptest::num::f64::ANY), 0..20),
+        ) {
+            let series: Vec<Arc<SeriesInfo>> = series_labels
+                .iter()
+                .map(|ls| {
+                    Arc::new(SeriesInfo {
+                        labels: Labels::new(
+                            ls.iter().map(|(n, v)| Label::new(n.as_str(), v.as_str())).collect(),
+                        ),
+                        metadata: None,
+                    })
+                })
+                .collect();
+            let items: Vec<Item> = samples
+                .iter()
+                .map(|&(i, t, v)| Item::Sample { series: series[i % series.len()].clone(), t, v })
+                .collect();
+            proptest::prop_assert_eq!(encode_v1(&items, &[]), build_v1(&items, &[]).encode_to_vec());
+        }
+    }
 }

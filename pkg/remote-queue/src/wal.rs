@@ -46,6 +46,9 @@ use crate::position::Position;
 /// The tenant id every record of the queue's WAL carries.
 pub(crate) const TENANT: u32 = 0;
 
+/// Metadata entries per record at most.
+const METADATA_PER_RECORD: usize = 256;
+
 /// Where the writer is: readers may read up to here.
 pub type Head = Position;
 
@@ -277,7 +280,11 @@ impl QueueWal {
             for m in &changed {
                 w.metadata.insert(m.metric_family_name.clone(), m.clone());
             }
-            recs.push(metadata_record(TENANT, &changed));
+            // In parts, so a target with thousands of families never writes a record
+            // larger than a small segment (see `QueueOptions::fit_segments_to_cap`).
+            for part in changed.chunks(METADATA_PER_RECORD) {
+                recs.push(metadata_record(TENANT, part));
+            }
         }
         let head = match self.write(w, &recs) {
             Ok(h) => h,
@@ -533,5 +540,37 @@ mod tests {
             "a keeps its ref across a restart: {after:?}"
         );
         assert!(wal.head() > head);
+    }
+
+    /// Regression: all changed metadata of a commit went into one record, which a target
+    /// with many families made larger than a small segment (`RecordTooLarge`, the scrape
+    /// lost), now that a disk cap makes segments small.
+    #[test]
+    fn metadata_of_many_families_fits_small_segments() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let wal = QueueWal::open(d.path(), 64 * 1024, false).expect("open");
+        let help = "h".repeat(200);
+        let metadata: Vec<MetricMetadata> = (0..1000)
+            .map(|i| MetricMetadata {
+                metric_family_name: format!("family_{i}"),
+                metric_type: strata_tsdb::MetricType::Counter,
+                help: help.clone(),
+                unit: String::new(),
+            })
+            .collect();
+        wal.commit(Batch {
+            metadata,
+            ..Batch::default()
+        })
+        .expect("about 200 KiB of metadata commits into 64 KiB segments");
+        let mut families = 0;
+        let mut f = |rec: &[u8]| -> Result<(), WalError> {
+            if let Ok(Record::Metadata { entries, .. }) = record::decode(rec) {
+                families += entries.len();
+            }
+            Ok(())
+        };
+        strata_wal::read_dir_segments(d.path(), 0, None, &mut f).expect("read");
+        assert_eq!(families, 1000);
     }
 }

@@ -289,6 +289,46 @@ async fn disk_cap_drops_oldest_data_of_that_endpoint_only() {
     q.shutdown().await;
 }
 
+/// Regression: after a cap drop the disk was freed only by the next periodic truncation
+/// (every 60 s by default, far past a small cap), and the position stayed before the
+/// dropped data until the (dead) endpoint acknowledged the data read after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disk_cap_drop_frees_the_disk_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dead = Receiver::start().await;
+    dead.set_mode(Mode::Status(503, None));
+    let live = Receiver::start().await;
+    let mut reg = Registry::default();
+    let m = QueueMetrics::register(&mut reg);
+    let mut o = opts(Some(m));
+    o.truncate_interval = Duration::from_secs(3600);
+    let mut capped = endpoint("capped", &dead.url);
+    capped.max_disk_bytes = 200 * 1024;
+    let q = Queue::open(dir.path(), vec![capped, endpoint("live", &live.url)], o).expect("open");
+    wait_for("start", 5, || q.status().iter().all(|s| s.shards == 2)).await;
+    // ~1 MiB of WAL: 16 segments of 64 KiB.
+    write(&q, "m", 200, 1, 300).await;
+    wait_for("live caught up", 20, || caught_up(&q, "live")).await;
+    wait_for("cap drop", 10, || {
+        metric(
+            &reg,
+            "strata_remote_queue_dropped_samples_total{endpoint=\"capped\",reason=\"disk_cap\"}",
+        ) > 0.0
+    })
+    .await;
+    wait_for("wal truncated without waiting for the interval", 10, || {
+        let size: u64 = std::fs::read_dir(dir.path().join("wal"))
+            .expect("ls")
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum();
+        size <= 200 * 1024 + 2 * 64 * 1024
+    })
+    .await;
+    q.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn age_cap_drops_data_older_than_max_age() {
     let dir = tempfile::tempdir().expect("tempdir");

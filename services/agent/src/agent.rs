@@ -140,6 +140,8 @@ impl Agent {
         let p = Self::load(&opts)?;
         let mut qopts = opts.queue.clone();
         qopts.metrics = Some(QueueMetrics::register(registry));
+        // The disk cap drops whole segments: keep them small next to it.
+        qopts.fit_segments_to_cap(opts.max_disk_bytes_per_endpoint);
         let dir = opts.data_dir.join("queue");
         let queue = Queue::open(&dir, p.endpoints, qopts).map_err(|e| AgentError::Queue {
             dir: dir.display().to_string(),

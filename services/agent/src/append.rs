@@ -207,9 +207,11 @@ impl Pass<'_> {
         if self.cache.is_dropped(met) {
             return Ok(());
         }
-        let cached = self.cache.get(met);
-        let (labels, hash) = match &cached {
-            Some(e) => (e.labels.clone(), e.hash),
+        // One clone of the cached labels per sample: it goes into the batch.
+        let cached = self.cache.get(met).map(|e| (e.labels.clone(), e.hash));
+        let was_cached = cached.is_some();
+        let (labels, hash) = match cached {
+            Some(c) => c,
             None => {
                 let exposed = exposed()?;
                 let hash = exposed.stable_hash();
@@ -224,6 +226,7 @@ impl Pass<'_> {
         // Append, as Prometheus's appender chain answers: limit, then storage checks.
         let final_hash = labels.stable_hash();
         let mut appended = false;
+        let mut admitted = None;
         if !self.seen.insert(final_hash) {
             self.st.duplicates += 1;
         } else if self.opts.sample_limit > 0 && {
@@ -239,15 +242,7 @@ impl Pass<'_> {
             };
             match self.clock.check(final_hash, t, bits) {
                 Admit::Yes => {
-                    match value {
-                        Value::Float(v) => {
-                            self.batch.samples.push((labels.clone(), t, v, final_hash))
-                        }
-                        h => self
-                            .batch
-                            .histograms
-                            .push((labels.clone(), t, h, final_hash)),
-                    }
+                    admitted = Some(value);
                     appended = true;
                 }
                 Admit::Repeat => appended = true,
@@ -256,20 +251,17 @@ impl Pass<'_> {
                 Admit::Duplicate => self.st.duplicate_timestamps += 1,
             }
         }
-        match cached {
-            Some(e) => {
-                if appended && explicit_ts.is_none() {
-                    self.cache.track_staleness(e.hash, &e.labels);
-                }
+        if was_cached {
+            if appended && explicit_ts.is_none() {
+                self.cache.track_staleness(hash, &labels);
             }
-            None => {
-                if explicit_ts.is_none() {
-                    self.cache.track_staleness(hash, &labels);
-                }
-                self.cache.add(met, labels.clone(), hash);
-                if appended && !self.limit_err {
-                    self.st.series_added += 1;
-                }
+        } else {
+            if explicit_ts.is_none() {
+                self.cache.track_staleness(hash, &labels);
+            }
+            self.cache.add(met, labels.clone(), hash);
+            if appended && !self.limit_err {
+                self.st.series_added += 1;
             }
         }
         self.st.added += 1;
@@ -286,6 +278,12 @@ impl Pass<'_> {
                 ));
                 self.st.exemplars += 1;
             }
+        }
+        // Last, so the labels move into the batch instead of being cloned.
+        match admitted {
+            Some(Value::Float(v)) => self.batch.samples.push((labels, t, v, final_hash)),
+            Some(h) => self.batch.histograms.push((labels, t, h, final_hash)),
+            None => {}
         }
         Ok(())
     }
@@ -416,8 +414,10 @@ fn series_text<'a>(name: &[u8], labels: impl Iterator<Item = (&'a str, &'a str)>
     s
 }
 
-/// The sample's labels as exposed; a label name twice is an error (Prometheus's storage
-/// refuses such a series), empty values are absent.
+/// The sample's labels as exposed, empty values included: the series never carries them, but
+/// a name exposed empty still counts as exposed for `honor_labels` and `exported_*` names
+/// ([`mutate_sample_labels`]). A label name twice is an error (Prometheus's storage refuses
+/// such a series).
 fn exposed_labels<'a>(
     name: &str,
     labels: impl Iterator<Item = (&'a str, &'a str)>,
@@ -431,14 +431,21 @@ fn exposed_labels<'a>(
             w[0].name
         )));
     }
-    v.retain(|l| !l.value.is_empty());
     Ok(Labels::from_sorted(v))
 }
 
 /// Adds the target's labels to a scraped series (Prometheus's `mutateSampleLabels`), then
-/// metric relabeling; `None` when relabeling dropped it.
+/// metric relabeling; `None` when relabeling dropped it. `exposed` may hold empty values
+/// (absent from the result): as in Prometheus, where `lset.Has` sees them, a target label
+/// exposed empty is not added under `honor_labels` (the series has no such label), and an
+/// `exported_*` name exposed empty counts as taken (the next `exported_exported_*` is used).
 pub fn mutate_sample_labels(exposed: &Labels, opts: &AppendOptions) -> Option<Labels> {
-    let mut b = RelabelBuilder::new(exposed.clone());
+    let non_empty = exposed
+        .iter()
+        .filter(|l| !l.value.is_empty())
+        .cloned()
+        .collect();
+    let mut b = RelabelBuilder::new(Labels::from_sorted(non_empty));
     if opts.honor_labels {
         for l in opts.target_labels.iter() {
             if exposed.get(&l.name).is_none() {
@@ -448,7 +455,7 @@ pub fn mutate_sample_labels(exposed: &Labels, opts: &AppendOptions) -> Option<La
     } else {
         let mut conflicting: Vec<(String, String)> = Vec::new();
         for l in opts.target_labels.iter() {
-            if let Some(v) = exposed.get(&l.name) {
+            if let Some(v) = exposed.get(&l.name).filter(|v| !v.is_empty()) {
                 conflicting.push((l.name.clone(), v.to_string()));
             }
             b.set(&l.name, &l.value);
@@ -459,7 +466,7 @@ pub fn mutate_sample_labels(exposed: &Labels, opts: &AppendOptions) -> Option<La
             let mut new = name;
             loop {
                 new = format!("exported_{new}");
-                if b.get(&new).is_empty() {
+                if exposed.get(&new).is_none() && b.get(&new).is_empty() {
                     b.set(&new, &value);
                     break;
                 }

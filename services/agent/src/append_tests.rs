@@ -71,6 +71,87 @@ fn target_labels_and_exported_renaming() {
     assert_eq!(find(&b, "b")[0].0.get("job"), Some("j"));
 }
 
+/// Regression (found side by side with Prometheus 2.42, `tests/tests/agent_compat.rs`): a
+/// label exposed with an empty value is absent from the series, but it still counts as
+/// exposed, as `lset.Has` does in Prometheus: under `honor_labels` the target's label is not
+/// added (the series has no `job`), and an `exported_*` name exposed empty is skipped.
+#[test]
+fn labels_exposed_empty_still_count_as_exposed() {
+    let body = "a{job=\"\",kind=\"k\"} 1\nb{job=\"x\",exported_job=\"\"} 2\n";
+    let mut honor = opts();
+    honor.honor_labels = true;
+    let (_, r, b) = run(
+        &mut ScrapeCache::new(),
+        &honor,
+        &SeriesClock::new(),
+        body,
+        1000,
+    );
+    assert_eq!(r, Ok(()));
+    assert_eq!(
+        find(&b, "a")[0].0,
+        Labels::from_pairs([("__name__", "a"), ("instance", "h:1"), ("kind", "k")])
+    );
+    let (_, r, b) = run(
+        &mut ScrapeCache::new(),
+        &opts(),
+        &SeriesClock::new(),
+        body,
+        1000,
+    );
+    assert_eq!(r, Ok(()));
+    assert_eq!(
+        find(&b, "a")[0].0,
+        Labels::from_pairs([
+            ("__name__", "a"),
+            ("instance", "h:1"),
+            ("job", "j"),
+            ("kind", "k")
+        ])
+    );
+    assert_eq!(
+        find(&b, "b")[0].0,
+        Labels::from_pairs([
+            ("__name__", "b"),
+            ("exported_exported_job", "x"),
+            ("instance", "h:1"),
+            ("job", "j"),
+        ])
+    );
+}
+
+/// Regression (side by side with Prometheus 2.42): a sample line with leading blanks has
+/// them in its name, which fails the scrape, unless metric relabeling drops the series first.
+#[test]
+fn leading_blanks_fail_the_name_check_unless_relabeling_drops_the_series() {
+    let body = "ok 1\n  spaced 2\n";
+    let (_, r, _) = run(
+        &mut ScrapeCache::new(),
+        &opts(),
+        &SeriesClock::new(),
+        body,
+        1000,
+    );
+    assert!(
+        err_text(r).contains("invalid metric name or label names"),
+        "an invalid name fails the scrape"
+    );
+    let mut keep = opts();
+    keep.metric_relabel =
+        serde_json::from_str(r#"[{"source_labels":["__name__"],"regex":"ok","action":"keep"}]"#)
+            .expect("rules");
+    let (st, r, b) = run(
+        &mut ScrapeCache::new(),
+        &keep,
+        &SeriesClock::new(),
+        body,
+        1000,
+    );
+    assert_eq!(r, Ok(()));
+    assert_eq!((st.total, st.added), (2, 1));
+    assert_eq!(find(&b, "ok").len(), 1);
+}
+
 #[test]
 fn staleness_when_series_disappear_and_on_failure() {
     let (mut c, clock) = (ScrapeCache::new(), SeriesClock::new());

@@ -6,7 +6,7 @@
 //! run once per new series, not once per scrape. Staleness compares the previous scrape's
 //! series with the current one's, keyed by the hash of the exposed labels.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use strata_model::Labels;
 
@@ -30,8 +30,12 @@ pub struct ScrapeCache {
     successful_count: usize,
     series: HashMap<String, CacheEntry>,
     dropped: HashMap<String, u64>,
-    series_cur: HashMap<u64, Labels>,
-    series_prev: HashMap<u64, Labels>,
+    /// Exposed-label hashes of this scrape's and the previous scrape's series.
+    series_cur: HashSet<u64>,
+    series_prev: HashSet<u64>,
+    /// Final labels of every hash in `series_cur` or `series_prev`: cloned once per new
+    /// series, not once per scrape.
+    series_labels: HashMap<u64, Labels>,
     metadata: HashMap<String, Metadata>,
 }
 
@@ -42,11 +46,11 @@ impl ScrapeCache {
     }
 
     /// Looks a series text up, marking it seen in this scrape.
-    pub(crate) fn get(&mut self, met: &str) -> Option<CacheEntry> {
+    pub(crate) fn get(&mut self, met: &str) -> Option<&CacheEntry> {
         let iter = self.iter;
         self.series.get_mut(met).map(|e| {
             e.last_iter = iter;
-            e.clone()
+            &*e
         })
     }
 
@@ -81,15 +85,18 @@ impl ScrapeCache {
 
     /// Counts a series as present in this scrape.
     pub(crate) fn track_staleness(&mut self, hash: u64, labels: &Labels) {
-        self.series_cur.insert(hash, labels.clone());
+        if self.series_cur.insert(hash) {
+            self.series_labels
+                .entry(hash)
+                .or_insert_with(|| labels.clone());
+        }
     }
 
     /// The series of the previous scrape that this one did not have.
     pub(crate) fn stale(&self) -> Vec<Labels> {
         self.series_prev
-            .iter()
-            .filter(|(h, _)| !self.series_cur.contains_key(h))
-            .map(|(_, l)| l.clone())
+            .difference(&self.series_cur)
+            .filter_map(|h| self.series_labels.get(h).cloned())
             .collect()
     }
 
@@ -120,6 +127,8 @@ impl ScrapeCache {
         }
         std::mem::swap(&mut self.series_prev, &mut self.series_cur);
         self.series_cur.clear();
+        let prev = &self.series_prev;
+        self.series_labels.retain(|h, _| prev.contains(h));
         self.iter += 1;
     }
 
@@ -131,5 +140,38 @@ impl ScrapeCache {
     /// Tells whether no series text is cached.
     pub fn is_empty(&self) -> bool {
         self.series.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_model::Label;
+
+    use super::*;
+
+    fn labels(name: &str) -> Labels {
+        Labels::new(vec![Label::new("__name__", name)])
+    }
+
+    #[test]
+    fn stale_series_are_the_previous_scrapes_missing_ones_and_labels_are_not_kept_longer() {
+        let mut c = ScrapeCache::new();
+        c.track_staleness(1, &labels("a"));
+        c.track_staleness(2, &labels("b"));
+        c.track_staleness(2, &labels("b"));
+        assert!(c.stale().is_empty());
+        c.iter_done(true);
+        c.track_staleness(1, &labels("a"));
+        assert_eq!(c.stale(), vec![labels("b")]);
+        c.iter_done(true);
+        // `b` was reported stale once; it is not kept (or reported) again.
+        c.track_staleness(1, &labels("a"));
+        assert!(c.stale().is_empty());
+        assert_eq!(c.series_labels.len(), 1);
+        c.iter_done(true);
+        // A scrape with nothing (a failed one): everything of the last one goes stale.
+        assert_eq!(c.stale(), vec![labels("a")]);
+        c.iter_done(false);
+        assert!(c.series_labels.is_empty());
     }
 }

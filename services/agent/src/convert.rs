@@ -52,16 +52,9 @@ fn auth(h: &HttpClientConfig) -> Result<(Pair, Pair), String> {
 pub fn job_config(sc: &ScrapeConfig) -> Result<JobConfig, String> {
     let (basic_auth, authorization) =
         auth(&sc.http).map_err(|e| format!("job {}: {e}", sc.job_name))?;
-    let tls_ca_pem = if sc.http.tls_config.ca_file.is_empty() {
-        (!sc.http.tls_config.ca.is_empty()).then(|| sc.http.tls_config.ca.clone().into_bytes())
-    } else {
-        Some(std::fs::read(&sc.http.tls_config.ca_file).map_err(|e| {
-            format!(
-                "job {}: read ca_file {}: {e}",
-                sc.job_name, sc.http.tls_config.ca_file
-            )
-        })?)
-    };
+    let tls = TlsConfig::from(&sc.http.tls_config)
+        .load()
+        .map_err(|e| format!("job {}: {e}", sc.job_name))?;
     Ok(JobConfig {
         job_name: sc.job_name.clone(),
         scrape_interval: sc.scrape_interval,
@@ -74,8 +67,7 @@ pub fn job_config(sc: &ScrapeConfig) -> Result<JobConfig, String> {
         http: HttpOptions {
             basic_auth,
             authorization,
-            tls_ca_pem,
-            tls_insecure_skip_verify: sc.http.tls_config.insecure_skip_verify,
+            tls,
             follow_redirects: sc.http.follow_redirects,
             enable_http2: sc.http.enable_http2,
             proxy_url: sc.http.proxy_url.clone(),
@@ -104,10 +96,6 @@ pub fn external_labels(m: &BTreeMap<String, String>) -> Labels {
     Labels::new(m.iter().map(|(k, v)| Label::new(k, v)).collect())
 }
 
-fn opt(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_string())
-}
-
 /// The queue's settings of one `remote_write` entry, with the agent's disk caps.
 pub fn endpoint_config(
     rw: &RemoteWriteConfig,
@@ -127,20 +115,16 @@ pub fn endpoint_config(
     }
     let q = &rw.queue_config;
     let us = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-    let t = &rw.http.tls_config;
+    let tls = TlsConfig::from(&rw.http.tls_config)
+        .load()
+        .map_err(|e| format!("remote_write {}: {e}", rw.url))?;
     Ok(EndpointConfig {
         name: rw.name.clone(),
         url: rw.url.clone(),
         headers,
         basic_auth,
         bearer_token,
-        tls: TlsConfig {
-            ca_file: opt(&t.ca_file),
-            cert_file: opt(&t.cert_file),
-            key_file: opt(&t.key_file),
-            server_name: opt(&t.server_name),
-            insecure_skip_verify: t.insecure_skip_verify,
-        },
+        tls,
         remote_timeout: rw.remote_timeout,
         protocol: match rw.protobuf_message {
             ProtobufMessage::V1 => Protocol::V1,
@@ -163,4 +147,59 @@ pub fn endpoint_config(
         send_exemplars: rw.send_exemplars,
         send_native_histograms: rw.send_native_histograms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `tls_config` of a scrape job and of a remote write: paths relative to the file's
+    /// directory, files read at load (a changed CA is a changed config), an unreadable file
+    /// named with its job or endpoint, https endpoints valid.
+    #[test]
+    fn tls_config_files_are_read_at_load_and_named_when_missing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("ca.pem"), "CA PEM\n").expect("write");
+        let yaml = "scrape_configs:\n  - job_name: j\n    scheme: https\n    \
+                    tls_config: { ca_file: ca.pem, server_name: node.internal, insecure_skip_verify: true }\n    \
+                    static_configs: [{ targets: ['a:1'] }]\n\
+                    remote_write:\n  - url: https://rw.example/api/v1/write\n    \
+                    tls_config: { ca_file: missing.pem }\n";
+        let cfg = strata_promconfig::load_str(yaml, dir.path())
+            .expect("config")
+            .config;
+        let job = job_config(&cfg.scrape_configs[0]).expect("job");
+        assert_eq!(job.scheme, "https");
+        assert_eq!(job.http.tls.ca, "CA PEM\n");
+        assert_eq!(
+            job.http.tls.ca_file,
+            dir.path().join("ca.pem").display().to_string()
+        );
+        assert_eq!(job.http.tls.server_name, "node.internal");
+        assert!(job.http.tls.insecure_skip_verify);
+
+        let missing = dir.path().join("missing.pem").display().to_string();
+        let e = endpoint_config(
+            &cfg.remote_write[0],
+            &Labels::empty(),
+            (0, Default::default()),
+        )
+        .expect_err("missing ca_file");
+        assert!(
+            e.starts_with(
+                "remote_write https://rw.example/api/v1/write: tls_config: read ca_file "
+            ) && e.contains(&missing),
+            "{e}"
+        );
+
+        std::fs::write(&missing, "").expect("write");
+        let ep = endpoint_config(
+            &cfg.remote_write[0],
+            &Labels::empty(),
+            (0, Default::default()),
+        )
+        .expect("endpoint");
+        let e = ep.validate().expect_err("an empty CA file");
+        assert!(e.to_string().contains("no PEM certificate found"), "{e}");
+    }
 }

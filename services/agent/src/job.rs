@@ -14,10 +14,8 @@ pub struct HttpOptions {
     pub basic_auth: Option<(String, String)>,
     /// `authorization`: type (default `Bearer`) and credentials (a file already read).
     pub authorization: Option<(String, String)>,
-    /// `tls_config.ca_file` contents (PEM), if any.
-    pub tls_ca_pem: Option<Vec<u8>>,
-    /// `tls_config.insecure_skip_verify`.
-    pub tls_insecure_skip_verify: bool,
+    /// `tls_config`, its files already read (so a changed file is a changed config).
+    pub tls: strata_httpclient::TlsConfig,
     /// `follow_redirects` (default true).
     pub follow_redirects: bool,
     /// `enable_http2` (default true).

@@ -16,8 +16,10 @@
 //! - [`scrape_loop`], [`pool`], [`manager`]: the running parts; [`pages`]: HTTP.
 //! - [`sink`]: where samples go, and the per-series clock refusing out-of-order samples.
 //!
-//! Not yet: TLS to targets (`https`, `tls_config`: this build's HTTP client speaks plain
-//! HTTP only), HTTP/2 to targets, OAuth2, `track_timestamps_staleness`, created timestamps.
+//! TLS (`scheme: https`, `tls_config`) for targets, SD and remote write goes through
+//! strata-httpclient (rustls with ring; its crate docs list the differences from Go's TLS).
+//!
+//! Not yet: HTTP/2 to targets, OAuth2, `track_timestamps_staleness`, created timestamps.
 //!
 //! Invariants: a scrape's samples are committed together or not at all (a failed scrape
 //! writes only stale markers and its report); each target is scraped by one loop, at a fixed

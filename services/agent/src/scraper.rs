@@ -56,7 +56,8 @@ pub fn client(cfg: &JobConfig) -> Result<reqwest::Client, ScrapeError> {
         };
         headers.insert(k, v);
     }
-    let mut b = reqwest::Client::builder()
+    let mut b = strata_httpclient::builder(&cfg.http.tls)
+        .map_err(|e| ScrapeError::Client(e.to_string()))?
         .default_headers(headers)
         .pool_idle_timeout(Duration::from_secs(5 * 60))
         .no_proxy();
@@ -86,11 +87,6 @@ pub async fn scrape(
         url: url.to_string(),
         reason,
     };
-    if url.starts_with("https://") {
-        return Err(req_err(
-            "https targets are not supported by this build of the agent (no TLS client)".into(),
-        ));
-    }
     let limit = if cfg.body_size_limit == 0 {
         u64::MAX
     } else {
@@ -114,12 +110,7 @@ pub async fn scrape(
         }
         let mut resp = req.send().await.map_err(|e| req_err(send_error(url, &e)))?;
         if resp.status() != reqwest::StatusCode::OK {
-            let s = resp.status();
-            return Err(ScrapeError::Status(format!(
-                "{} {}",
-                s.as_u16(),
-                s.canonical_reason().unwrap_or_default()
-            )));
+            return Err(ScrapeError::Status(status_text(&resp)));
         }
         let header = |name| {
             resp.headers()
@@ -165,6 +156,17 @@ fn gunzip(
         return Err(ScrapeError::BodySizeLimit);
     }
     Ok(out)
+}
+
+/// The status as Go's `resp.Status` reads (what Prometheus shows): the code and the reason
+/// phrase the target sent. hyper keeps a phrase only when it is not the canonical one.
+fn status_text(resp: &reqwest::Response) -> String {
+    let s = resp.status();
+    let reason = match resp.extensions().get::<hyper::ext::ReasonPhrase>() {
+        Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
+        None => s.canonical_reason().unwrap_or_default().to_string(),
+    };
+    format!("{} {reason}", s.as_u16()).trim_end().to_string()
 }
 
 /// Seconds as Go's `strconv.FormatFloat(s, 'f', -1, 64)`: shortest form, no exponent.
@@ -213,6 +215,45 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: the status text was always the canonical one, where Prometheus shows the
+    /// target's own (`server returned HTTP status 500 X` for `HTTP/1.1 500 X`).
+    #[tokio::test]
+    async fn status_error_shows_the_targets_reason_phrase() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            for line in ["503 Backend Down", "500 Internal Server Error", "404"] {
+                let (mut s, _) = l.accept().await.expect("accept");
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let resp =
+                    format!("HTTP/1.1 {line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                s.write_all(resp.as_bytes()).await.expect("write");
+            }
+        });
+        let cfg = JobConfig::new("j");
+        let c = client(&cfg).expect("client");
+        let url = format!("http://{addr}/metrics");
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let e = scrape(&c, &cfg, &url, "text/plain", Duration::from_secs(5))
+                .await
+                .expect_err("not 200");
+            got.push(e.to_string());
+        }
+        assert_eq!(
+            got,
+            [
+                "server returned HTTP status 503 Backend Down",
+                "server returned HTTP status 500 Internal Server Error",
+                "server returned HTTP status 404",
+            ]
+        );
+    }
 
     #[test]
     fn timeout_header_like_go() {

@@ -486,6 +486,7 @@ async fn target_pages() {
     let srv = tokio::spawn(async move {
         let _ = axum::serve(l, app).await;
     });
+    strata_httpclient::install_crypto_provider();
     let c = reqwest::Client::new();
     let v: serde_json::Value = c
         .get(format!("{base}/api/v1/targets"))

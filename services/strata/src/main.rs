@@ -37,6 +37,8 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const USAGE: &str = "Usage: strata [-target=all] [-config.file=strata.yaml] [flags]\n\nStrata: a horizontally scalable, multi-tenant, long-term store for Prometheus metrics.";
 
 fn main() -> std::process::ExitCode {
+    // Every reqwest client (the agent's scrapes, discovery, remote write) runs TLS on ring.
+    strata_httpclient::install_crypto_provider();
     let flags = config::flags();
     let args = match strata_config::parse_args(&flags, std::env::args().skip(1)) {
         Ok(a) => a,

@@ -273,6 +273,7 @@ impl Writer {
         anyhow::ensure!(cfg.shards > 0 && cfg.series > 0, "a writer needs series");
         let cfg = Arc::new(cfg);
         let log = Arc::new(Mutex::new(WriterLog::default()));
+        crate::install_tls();
         let http = reqwest::Client::builder()
             .timeout(cfg.request_timeout)
             .build()?;

@@ -316,3 +316,21 @@ async fn named_services_skip_the_catalog_and_use_the_configured_datacenter() {
     task.abort();
     server.abort();
 }
+
+#[test]
+fn https_scheme_takes_tls_config_and_names_an_unreadable_file() {
+    let c = ctx();
+    let mut cfg = config("consul.example:8501");
+    cfg.scheme = "https".into();
+    assert!(ConsulDiscovery::new(&cfg, &c).is_ok(), "https accepted");
+    cfg.http.tls_config.cert_file = "/nonexistent/consul.crt".into();
+    cfg.http.tls_config.key_file = "/nonexistent/consul.key".into();
+    let Err(e) = ConsulDiscovery::new(&cfg, &c) else {
+        panic!("a missing cert_file is refused");
+    };
+    assert!(
+        e.to_string()
+            .contains("read cert_file /nonexistent/consul.crt"),
+        "{e}"
+    );
+}

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use parking_lot::Mutex;
 use strata_discovery::http::HttpDiscovery;
+use strata_httpclient::testing::{serve as serve_tls, Pki, ServeOptions};
 use strata_promconfig::sd::HttpSdConfig;
 use strata_promconfig::{BasicAuth, HttpClientConfig};
 
@@ -150,14 +151,86 @@ async fn polls_keeps_last_good_on_bad_status_or_content_type_and_sends_credentia
 }
 
 #[test]
-fn refuses_https_without_tls_support_and_bad_urls() {
+fn refuses_bad_urls_and_unreadable_tls_files() {
     let c = ctx();
-    for url in ["https://sd.example/targets", "not a url"] {
-        let cfg = HttpSdConfig {
-            url: url.into(),
-            refresh_interval: Duration::from_secs(60),
-            http: Default::default(),
-        };
-        assert!(HttpDiscovery::new(&cfg, &c).is_err(), "{url} accepted");
+    let https = HttpSdConfig {
+        url: "https://sd.example/targets".into(),
+        refresh_interval: Duration::from_secs(60),
+        http: Default::default(),
+    };
+    assert!(HttpDiscovery::new(&https, &c).is_ok(), "https accepted");
+    let bad = HttpSdConfig {
+        url: "not a url".into(),
+        ..https.clone()
+    };
+    assert!(HttpDiscovery::new(&bad, &c).is_err(), "bad url accepted");
+    let mut missing_ca = https;
+    missing_ca.http.tls_config.ca_file = "/nonexistent/sd-ca.pem".into();
+    let Err(e) = HttpDiscovery::new(&missing_ca, &c) else {
+        panic!("a missing ca_file is refused");
+    };
+    assert!(
+        e.to_string()
+            .contains("read ca_file /nonexistent/sd-ca.pem"),
+        "{e}"
+    );
+}
+
+/// HTTP SD over TLS: the server's certificate is checked against `tls_config.ca_file`, so
+/// the same server gives targets with its CA and nothing (a failed refresh) with another.
+#[tokio::test]
+async fn https_with_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::generate(dir.path()).unwrap();
+    let port = serve_tls(
+        &pki,
+        ServeOptions {
+            content_type: "application/json".into(),
+            body: r#"[{"targets": ["tls:1"], "labels": {"over": "tls"}}]"#.into(),
+            ..ServeOptions::default()
+        },
+    )
+    .unwrap();
+    let url = format!("https://localhost:{port}/sd");
+    let sd = |ca: &std::path::Path| {
+        let mut http = HttpClientConfig::default();
+        http.tls_config.ca_file = ca.display().to_string();
+        HttpSdConfig {
+            url: url.clone(),
+            refresh_interval: Duration::from_millis(100),
+            http,
+        }
+    };
+    let c = ctx();
+    let (sink, mut col) = Collector::new();
+    let task = tokio::spawn(HttpDiscovery::new(&sd(&pki.ca_cert), &c).unwrap().run(sink));
+    col.until("the group over TLS", |g| g.len() == 1).await;
+    let g = &col.groups[&format!("{url}:0")];
+    assert_eq!(addresses(g), vec!["tls:1"]);
+    assert_eq!(g.labels["over"], "tls");
+    task.abort();
+
+    let c = ctx();
+    let metrics = c.metrics.clone();
+    let (sink, mut col) = Collector::new();
+    let task = tokio::spawn(
+        HttpDiscovery::new(&sd(&pki.other_ca_cert), &c)
+            .unwrap()
+            .run(sink),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while metrics.http_failures.get() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "refreshes against an untrusted certificate not counted as failures"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    col.settle(Duration::from_millis(50)).await;
+    assert!(
+        col.groups.values().all(|g| g.targets.is_empty()),
+        "{:?}",
+        col.groups
+    );
+    task.abort();
 }

@@ -665,7 +665,7 @@ async fn attach_node_metadata_adds_node_labels_to_pods() {
 }
 
 #[test]
-fn refuses_ingress_role_kubeconfig_and_https() {
+fn refuses_ingress_role_kubeconfig_and_unreadable_tls_files() {
     let c = ctx();
     let base = KubernetesSdConfig {
         api_server: "http://127.0.0.1:1".into(),
@@ -683,10 +683,19 @@ fn refuses_ingress_role_kubeconfig_and_https() {
         ..base.clone()
     };
     assert!(KubernetesDiscovery::new(&cfg, &c).is_err());
-    let cfg = KubernetesSdConfig {
+    let mut cfg = KubernetesSdConfig {
         role: KubernetesRole::Pod,
         api_server: "https://k8s:6443".into(),
         ..base
     };
-    assert!(KubernetesDiscovery::new(&cfg, &c).is_err());
+    assert!(KubernetesDiscovery::new(&cfg, &c).is_ok(), "https accepted");
+    cfg.http.tls_config.ca_file = "/nonexistent/k8s-ca.pem".into();
+    let Err(e) = KubernetesDiscovery::new(&cfg, &c) else {
+        panic!("a missing ca_file is refused");
+    };
+    assert!(
+        e.to_string()
+            .contains("read ca_file /nonexistent/k8s-ca.pem"),
+        "{e}"
+    );
 }
