@@ -14,7 +14,7 @@
 //! - Prometheus `/federate` with `match[]` and `honor_labels` (text, and protobuf by
 //!   `scrape_protocols`): a local Prometheus 2.42 scrapes a deterministic page and records a
 //!   rule; the federated series arrive with their original `job`/`instance` (the rule's
-//!   aggregate, which has none, gets the federation target's `instance`), every sample Strata
+//!   aggregate, exposed by `/federate` with `instance=""`, gets none, as in 2.42), every sample Strata
 //!   holds is one Prometheus's query API returns (same timestamp, same value), a changed page
 //!   arrives, and series outside `match[]` do not.
 
@@ -406,7 +406,7 @@ async fn federate_body(scrape_protocols: Option<&str>) -> anyhow::Result<()> {
     );
     site.set_text("/other", "# TYPE fed_other gauge\nfed_other 7\n");
     // An aggregate by recording rule, as federation setups usually pull: it has `job` but no
-    // `instance`, so the federation target's `instance` is added to it.
+    // `instance`; `/federate` exposes it with `instance=""`, so honor_labels adds none.
     let rules = tempfile::tempdir()?;
     let rule_file = rules.path().join("rules.yml");
     std::fs::write(
@@ -474,16 +474,14 @@ async fn federate_body(scrape_protocols: Option<&str>) -> anyhow::Result<()> {
         let ct = r.headers()["content-type"].to_str()?.to_string();
         assert!(ct.starts_with("application/vnd.google.protobuf"), "{ct}");
     }
-    // Prometheus's series as federation stores them: target labels the series lacks are added.
-    let federated_as = |mut l: LabelSet| {
-        l.entry("instance".into()).or_insert(prom_target.clone());
-        l
-    };
+    // Prometheus's series are what federation stores: `/federate` sends `instance=""` for a
+    // series without one (the rule's aggregate), and with honor_labels a label exposed empty
+    // stays absent, as in 2.42, so no target label is added to any of them.
     let local = "{job=\"local\"}";
     let want: BTreeSet<LabelSet> = vector(&papi, local)
         .await?
         .into_iter()
-        .map(|s| federated_as(s.labels))
+        .map(|s| s.labels)
         .collect();
     assert!(want.len() >= 8, "{want:?}");
     let federated = wait_value(
@@ -515,7 +513,7 @@ async fn federate_body(scrape_protocols: Option<&str>) -> anyhow::Result<()> {
     for l in &want {
         assert!(!l.contains_key("exported_job"), "{l:?}");
         if l["__name__"] == "job:fed_requests:sum" {
-            assert_eq!(l["instance"], prom_target, "{l:?}");
+            assert_eq!(l.get("instance"), None, "{l:?}");
         } else {
             assert_eq!(l["instance"], site.addr(), "{l:?}");
             assert_eq!(l.get("zone").map(String::as_str), Some("z1"), "{l:?}");
@@ -541,11 +539,7 @@ async fn federate_body(scrape_protocols: Option<&str>) -> anyhow::Result<()> {
     // Prometheus's timestamps (honor_timestamps) and values.
     let t = now_ms();
     let window = "{job=\"local\"}[1m]";
-    let theirs: BTreeMap<LabelSet, Vec<(i64, f64)>> = matrix(&papi, window, t)
-        .await?
-        .into_iter()
-        .map(|(l, points)| (federated_as(l), points))
-        .collect();
+    let theirs: BTreeMap<LabelSet, Vec<(i64, f64)>> = matrix(&papi, window, t).await?;
     let ours = matrix(&api, window, t).await?;
     assert_eq!(
         ours.keys().collect::<Vec<_>>(),
